@@ -15,4 +15,4 @@ const start = readme.indexOf(START);
 const end = readme.indexOf(END);
 if (start < 0 || end < 0) throw new Error('README.md has no reason-codes markers');
 writeFileSync('README.md', `${readme.slice(0, start + START.length)}\n${table}\n${readme.slice(end)}`);
-console.log(`README.md: ${rows.length} reason codes`);
+console.log(`README.md: ${rows.length} reason codes (run prettier --write README.md)`);
