@@ -51,8 +51,12 @@ export const SEARCH_PARAMETERS = {
   },
 } as const satisfies Partial<Record<FhirResourceType, Record<string, SearchParameterType>>>;
 
-/** Parameters that shape a search result rather than filter it. Never allowed in scope constraints. */
-export const RESULT_PARAMETERS = ['_count', '_format'] as const;
+/**
+ * Parameters that shape a search result rather than filter it. Never allowed in scope constraints.
+ * `_offset` is the FHIR API's paging cursor (it appears in `next`/`previous` links); `_total`
+ * (none | estimate | accurate) and `_pretty` are FHIR R4 result parameters it accepts.
+ */
+export const RESULT_PARAMETERS = ['_count', '_format', '_offset', '_total', '_pretty'] as const;
 
 /** The type of `name` for `resourceType` (`'*'` = only the common parameters), or undefined. */
 export function searchParameterType(resourceType: string, name: string): SearchParameterType | undefined {
