@@ -1,0 +1,82 @@
+import express, { type Express } from 'express';
+import type { Config } from './config.js';
+import { errorMiddleware, methodNotAllowed, notFound } from './http/errors.js';
+import type { Logger } from './logger.js';
+import { adminRoutes } from './routes/admin.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { tokenRoute } from './routes/token.js';
+import type { SigningKeyRing } from './signing/signing-keys.js';
+import type { ClientStore, ReplayCache } from './store/interfaces.js';
+import {
+  ClientKeyResolver,
+  DEFAULT_CLIENT_KEY_OPTIONS,
+  type ClientKeyResolverOptions,
+} from './token/client-keys.js';
+
+export interface AppDeps {
+  readonly clients: ClientStore;
+  readonly replay: ReplayCache;
+  /** Opened with `SigningKeyRing.open(keyStore, …)`; the caller closes it. */
+  readonly signingKeys: SigningKeyRing;
+  readonly logger: Logger;
+  /** Epoch milliseconds; tests move time. */
+  readonly now?: () => number;
+  /** Remote JWKS fetching limits (defaults in DEFAULT_CLIENT_KEY_OPTIONS). */
+  readonly clientKeyOptions?: Partial<ClientKeyResolverOptions>;
+}
+
+/**
+ * Builds the authorization server from a parsed configuration and its stores. No globals: every
+ * app has its own caches, so tests can run several side by side.
+ */
+export function createApp(config: Config, deps: AppDeps): Express {
+  const now = deps.now ?? Date.now;
+  const clientKeys = new ClientKeyResolver(
+    { ...DEFAULT_CLIENT_KEY_OPTIONS, ...deps.clientKeyOptions },
+    now,
+    deps.logger,
+  );
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Parameters come from bodies we parse ourselves; the query string is never interpreted.
+  app.set('query parser', false);
+
+  app.use(discoveryRoutes(config, deps.signingKeys));
+  app.all(
+    '/token',
+    tokenRoute(
+      {
+        issuer: config.publicUrl,
+        tokenEndpoint: `${config.publicUrl}/token`,
+        fhirBaseUrl: config.fhirBaseUrl,
+        clockSkewSeconds: config.clockSkewSeconds,
+        accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+        clients: deps.clients,
+        replay: deps.replay,
+        clientKeys,
+        signingKeys: deps.signingKeys,
+        now,
+      },
+      deps.logger,
+    ),
+  );
+  app.use(
+    adminRoutes(config, {
+      clients: deps.clients,
+      signingKeys: deps.signingKeys,
+      issuer: config.publicUrl,
+      logger: deps.logger,
+      now,
+    }),
+  );
+  app.get('/healthz', (_req, res) => {
+    res.status(200).set('Cache-Control', 'no-store').json({ status: 'ok' });
+  });
+  app.all('/healthz', methodNotAllowed('GET'));
+
+  app.use(notFound);
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadKeysCliConfig, parseAccessTokenAlg } from './config.js';
+import { rotateSigningKey } from './signing/signing-keys.js';
+import { SQLITE_FILES, SqliteKeyStore } from './store/sqlite.js';
+
+/**
+ * `smart-auth`: operator commands for the authorization server's signing keys. Works on the same
+ * DATA_DIR as a running server (which notices a rotation within 5 s, or at once on its next JWKS
+ * request). Exit codes: 0 done, 1 failed, 2 usage or configuration error.
+ */
+
+const USAGE = `Usage:
+  smart-auth keys rotate [--data-dir DIR] [--alg ALG]
+      Generate a new access-token signing key and make it the current one. The previous key
+      stays published in the JWKS until every token it signed has expired
+      (ACCESS_TOKEN_TTL + CLOCK_SKEW + 5 s after the rotation), then it is removed.
+  smart-auth keys list [--data-dir DIR] [--json]
+      List the signing keys: kid, alg, created, retire-after, status. Never prints key material.
+  smart-auth --help
+
+Options:
+  --data-dir DIR   the server's DATA_DIR (default: $DATA_DIR, else ./data)
+  --alg ALG        algorithm of the new key (default: $ACCESS_TOKEN_ALG, else ES256)
+  --json           machine-readable output
+
+Environment: DATA_DIR, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TTL, CLOCK_SKEW (as for the server).
+Exit codes: 0 success, 1 failure, 2 usage or configuration error.
+`;
+
+class UsageError extends Error {}
+
+async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        'data-dir': { type: 'string' },
+        alg: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals[0] === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [group, command, ...extra] = positionals;
+  if (group !== 'keys' || (command !== 'rotate' && command !== 'list') || extra.length > 0) {
+    throw new UsageError(
+      positionals.length === 0 ? 'no command given' : `unknown command: ${positionals.join(' ')}`,
+    );
+  }
+  if (command === 'list' && values.alg !== undefined)
+    throw new UsageError('--alg applies to keys rotate only');
+
+  const env = loadKeysCliConfig();
+  const dataDir = values['data-dir'] !== undefined ? path.resolve(values['data-dir']) : env.dataDir;
+  const alg = values.alg !== undefined ? parseAccessTokenAlg(values.alg) : env.accessTokenAlg;
+
+  const keysFile = path.join(dataDir, SQLITE_FILES.keys);
+  if (!fs.existsSync(keysFile)) {
+    process.stderr.write(
+      `smart-auth: no key store at ${keysFile} (start the server once on this DATA_DIR, or check --data-dir)\n`,
+    );
+    return 1;
+  }
+  const store = new SqliteKeyStore(dataDir);
+  try {
+    if (command === 'rotate') {
+      const { key, retired, retireAfter } = await rotateSigningKey(store, {
+        alg,
+        accessTokenTtlSeconds: env.accessTokenTtlSeconds,
+        clockSkewSeconds: env.clockSkewSeconds,
+      });
+      const result = {
+        event: 'rotate',
+        kid: key.kid,
+        alg: key.alg,
+        retired,
+        retire_after: new Date(retireAfter * 1000).toISOString(),
+      };
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify(result)}\n`
+          : `new signing key ${key.kid} (${key.alg}) is current${
+              retired.length ? `; ${retired.join(', ')} stays published until ${result.retire_after}` : ''
+            }\n`,
+      );
+      return 0;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const keys = (await store.list()).map((k) => ({
+      kid: k.kid,
+      alg: k.alg,
+      created_at: new Date(k.createdAt * 1000).toISOString(),
+      retire_after: k.retireAfter === null ? null : new Date(k.retireAfter * 1000).toISOString(),
+      status: k.retireAfter === null ? 'current' : k.retireAfter > now ? 'retiring' : 'expired',
+    }));
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(keys)}\n`);
+    } else {
+      const rows = [
+        ['KID', 'ALG', 'STATUS', 'CREATED', 'RETIRE AFTER'],
+        ...keys.map((k) => [k.kid, k.alg, k.status, k.created_at, k.retire_after ?? '-']),
+      ];
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      for (const row of rows)
+        process.stdout.write(
+          `${row
+            .map((cell, i) => cell.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd()}\n`,
+        );
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`smart-auth: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    process.stderr.write(`smart-auth: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

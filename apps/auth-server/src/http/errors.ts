@@ -1,0 +1,61 @@
+import { NO_STORE_HEADERS, OAuthError } from '@smart-backend/protocol';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from '../logger.js';
+import { errorSummary } from '../signing/signing-keys.js';
+
+/**
+ * The one place errors become HTTP responses: status from the reason catalogue, the RFC 6749 §5.2
+ * JSON body (`error`, `error_description` = "<reason>: <precise text>"), never cached.
+ */
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    const error = toOAuthError(err);
+    if (error.status >= 500) {
+      const cause = error.cause ?? (error === err ? undefined : err);
+      logger.error(
+        {
+          event: 'error',
+          reason: error.reason,
+          method: req.method,
+          path: req.path,
+          err: errorSummary(cause ?? error),
+        },
+        'request failed',
+      );
+    }
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    res.status(error.status).set(NO_STORE_HEADERS);
+    if (error.reason === 'request.body_too_large') res.set('Connection', 'close');
+    if (error.reason === 'server.unavailable') res.set('Retry-After', '5');
+    res.json(error.toJSON());
+  };
+}
+
+/** Our own refusals pass through; anything else is a bug (500) unless Express marked it a client error. */
+function toOAuthError(err: unknown): OAuthError {
+  if (err instanceof OAuthError) return err;
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new OAuthError('request.malformed_body', 'the request could not be parsed', { cause: err });
+  }
+  return new OAuthError('server.error', 'an unexpected error occurred', { cause: err });
+}
+
+/** Unknown routes: 404 JSON. */
+export const notFound: RequestHandler = (req) => {
+  throw new OAuthError('request.not_found', `no endpoint ${req.method} ${req.path.slice(0, 128)}`);
+};
+
+/** A known path with a method it does not serve: 405 with Allow. */
+export function methodNotAllowed(...allowed: string[]): RequestHandler {
+  return (req, res) => {
+    res.setHeader('Allow', allowed.join(', '));
+    throw new OAuthError(
+      'request.method_not_allowed',
+      `${req.method} is not allowed here; use ${allowed.join(' or ')}`,
+    );
+  };
+}

@@ -1,0 +1,45 @@
+// The public surface of @smart-backend/auth-server: what the e2e tests, the benchmarks and the
+// scale-out work build on.
+
+export { createApp, type AppDeps } from './app.js';
+export {
+  loadConfig,
+  withBoundPort,
+  ConfigError,
+  MIN_ADMIN_TOKEN_LENGTH,
+  type Config,
+  type LogLevel,
+} from './config.js';
+export { startServer, type RunningServer, type ServerStores } from './server.js';
+export { createLogger, type Logger } from './logger.js';
+export { discoveryDocument, SCOPES_SUPPORTED } from './discovery.js';
+
+export type {
+  ClientRecord,
+  ClientStore,
+  ReplayCache,
+  SigningKeyRecord,
+  KeyStore,
+} from './store/interfaces.js';
+export {
+  SqliteClientStore,
+  SqliteReplayCache,
+  SqliteKeyStore,
+  openSqliteStores,
+  SQLITE_FILES,
+  type SqliteStores,
+  type SqliteReplayCacheOptions,
+} from './store/sqlite.js';
+
+export {
+  SigningKeyRing,
+  generateSigningKey,
+  rotateSigningKey,
+  retireAfterFor,
+  KEY_REFRESH_INTERVAL_SECONDS,
+  type SigningKeyRingOptions,
+  type LoadedSigningKey,
+  type RotationResult,
+} from './signing/signing-keys.js';
+export { DEFAULT_CLIENT_KEY_OPTIONS, type ClientKeyResolverOptions } from './token/client-keys.js';
+export { BODY_LIMIT_BYTES } from './http/body.js';

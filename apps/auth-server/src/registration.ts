@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import {
+  CLIENT_CREDENTIALS_GRANT,
+  OAuthError,
+  RegistrationRequestSchema,
+  problemFromZodError,
+  type PublicJwks,
+  type RegistrationResponse,
+} from '@smart-backend/protocol';
+import type { ClientRecord, ClientStore } from './store/interfaces.js';
+
+/**
+ * Client registration (SMART CCA "Registering a client", RFC 7591 names). The body is validated
+ * by the protocol's RegistrationRequestSchema: exactly one of jwks / jwks_uri, public RSA or EC keys
+ * only (no private or symmetric keys, RSA ≥ 2048 bits, one algorithm per key), jwks_uri https
+ * (http on loopback only), system/ scopes only.
+ */
+export async function registerClient(
+  body: unknown,
+  store: ClientStore,
+  nowEpochSeconds: number,
+): Promise<ClientRecord> {
+  const parsed = RegistrationRequestSchema.safeParse(body);
+  if (!parsed.success) {
+    const problem = problemFromZodError(parsed.error, 'registration.invalid_metadata');
+    throw new OAuthError(problem.reason, problem.message);
+  }
+  const request = parsed.data;
+  const client: ClientRecord = {
+    clientId: newClientId(),
+    ...(request.client_name !== undefined && { clientName: request.client_name }),
+    ...(request.jwks !== undefined && { jwks: request.jwks as PublicJwks }),
+    ...(request.jwks_uri !== undefined && { jwksUri: request.jwks_uri }),
+    scope: request.scope.split(' ').filter(Boolean).join(' '),
+    createdAt: nowEpochSeconds,
+    disabledAt: null,
+  };
+  await store.create(client);
+  return client;
+}
+
+/** 144 random bits, base64url: unguessable, so a precise error_description reveals nothing useful. */
+export function newClientId(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+/** The RFC 7591 §3.2.1 shape, used by POST /register (201) and GET/DELETE /clients/:id (200). */
+export function registrationResponse(client: ClientRecord): RegistrationResponse & { disabled_at?: number } {
+  return {
+    client_id: client.clientId,
+    ...(client.clientName !== undefined && { client_name: client.clientName }),
+    ...(client.jwks !== undefined && { jwks: client.jwks }),
+    ...(client.jwksUri !== undefined && { jwks_uri: client.jwksUri }),
+    scope: client.scope,
+    token_endpoint_auth_method: 'private_key_jwt',
+    grant_types: [CLIENT_CREDENTIALS_GRANT],
+    client_id_issued_at: client.createdAt,
+    status: client.disabledAt === null ? 'active' : 'disabled',
+    ...(client.disabledAt !== null && { disabled_at: client.disabledAt }),
+  };
+}

@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { ACCESS_TOKEN_TYP } from '@smart-backend/protocol';
+import { SignJWT } from 'jose';
+import type { SigningKeyRing } from './signing-keys.js';
+
+export interface AccessTokenRequest {
+  readonly clientId: string;
+  readonly scope: string;
+  /** PUBLIC_URL. */
+  readonly issuer: string;
+  /** FHIR_BASE_URL. */
+  readonly audience: string;
+  readonly ttlSeconds: number;
+  /** Epoch seconds. */
+  readonly now: number;
+}
+
+export interface IssuedAccessToken {
+  readonly token: string;
+  readonly kid: string;
+  readonly jti: string;
+  readonly expiresAt: number;
+}
+
+/**
+ * Signs an RFC 9068 JWT access token with the current key: `typ: at+jwt` (so it can never pass as
+ * a client assertion, ATK-11), `aud` = the FHIR base, `sub` = `client_id` = the client.
+ */
+export async function signAccessToken(
+  ring: SigningKeyRing,
+  request: AccessTokenRequest,
+): Promise<IssuedAccessToken> {
+  const key = ring.current();
+  // 144 random bits (RFC 9068 §2.2: jti unique per token).
+  const jti = randomBytes(18).toString('base64url');
+  const expiresAt = request.now + request.ttlSeconds;
+  const token = await new SignJWT({ client_id: request.clientId, scope: request.scope })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
+    .setIssuer(request.issuer)
+    .setSubject(request.clientId)
+    .setAudience(request.audience)
+    .setIssuedAt(request.now)
+    .setExpirationTime(expiresAt)
+    .setJti(jti)
+    .sign(key.privateKey);
+  return { token, kid: key.kid, jti, expiresAt };
+}
