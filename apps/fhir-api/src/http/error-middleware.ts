@@ -1,0 +1,62 @@
+import { OAuthError } from '@smart-backend/protocol';
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { InsufficientScopeError } from '../auth/scope-enforcement.js';
+import { FHIR_CONTENT_TYPE, operationOutcome } from './operation-outcome.js';
+
+/**
+ * The one place errors become responses: an `OperationOutcome` (application/fhir+json) whose
+ * diagnostics start with the reason code, plus `WWW-Authenticate` for token problems (RFC 6750 §3).
+ * Anything that is not an `OAuthError` is a bug: logged, answered 500 without details.
+ */
+export function errorMiddleware(realm: string, logger: Logger): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const refusal = asRefusal(error);
+    if (refusal.reason === 'server.error') {
+      logger.error({ err: error }, 'unexpected error');
+    }
+    res.locals.reason = refusal.reason;
+    const challenge = bearerChallenge(realm, refusal);
+    if (challenge) res.set('WWW-Authenticate', challenge);
+    if (refusal.status === 503) res.set('Retry-After', '5');
+    res
+      .status(refusal.status)
+      .type(FHIR_CONTENT_TYPE)
+      .send(JSON.stringify(operationOutcome(refusal.reason, refusal.description)));
+  };
+}
+
+/** Errors thrown by Express itself or by body parsing carry an HTTP `status` and a `type`. */
+function asRefusal(error: unknown): OAuthError {
+  if (error instanceof OAuthError) return error;
+  const status = (error as { status?: unknown } | null)?.status;
+  const type = (error as { type?: unknown } | null)?.type;
+  if (type === 'entity.too.large' || status === 413) {
+    return new OAuthError('fhir.body_too_large', 'the request body is larger than the server accepts');
+  }
+  if (type === 'request.aborted' || type === 'request.size.invalid') {
+    return new OAuthError('request.malformed_body', 'the request body was not received completely');
+  }
+  return new OAuthError('server.error', 'an unexpected error occurred; it has been logged');
+}
+
+/** RFC 6750 §3: `Bearer realm=…, error=…, error_description=…[, scope=…]` for token refusals. */
+function bearerChallenge(realm: string, refusal: OAuthError): string | undefined {
+  if (!refusal.reason.startsWith('token.') || refusal.status === 503) return undefined;
+  const parts = [
+    `realm="${quotable(realm)}"`,
+    `error="${refusal.error}"`,
+    `error_description="${quotable(`${refusal.reason}: ${refusal.description}`)}"`,
+  ];
+  if (refusal instanceof InsufficientScopeError) parts.push(`scope="${quotable(refusal.neededScope)}"`);
+  return `Bearer ${parts.join(', ')}`;
+}
+
+/** RFC 6750 §3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E only. */
+function quotable(text: string): string {
+  return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7E]/g, '?');
+}

@@ -1,0 +1,131 @@
+import { OAuthError } from '@smart-backend/protocol';
+import type { Request } from 'express';
+import type { FhirResource } from '../search/criteria.js';
+
+/** Request bodies larger than this are refused with 413 (ATK-20). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** FHIR resources nest a dozen levels; anything far deeper is hostile input (ATK-20). */
+export const MAX_JSON_DEPTH = 100;
+
+const RESOURCE_MEDIA_TYPES = new Set(['application/fhir+json', 'application/json']);
+
+/**
+ * Reads a resource body in the order that refuses bad input cheapest first: media type (415) →
+ * size (413) → UTF-8 and JSON (400 fhir.invalid_json) → a JSON object with a resourceType
+ * (fhir.invalid_resource) → the type named in the URL (fhir.resource_type_mismatch).
+ */
+export async function readResourceBody(req: Request, expectedType: string): Promise<FhirResource> {
+  checkMediaType(req, RESOURCE_MEDIA_TYPES, 'application/fhir+json or application/json');
+  const text = await readUtf8Body(req, MAX_BODY_BYTES);
+  const value = parseJson(text);
+  return checkResource(value, expectedType);
+}
+
+/** Form-encoded body of `POST [type]/_search` (FHIR R4 http §3.1.0.9). */
+export async function readSearchForm(req: Request): Promise<URLSearchParams> {
+  if (!hasBody(req)) return new URLSearchParams();
+  checkMediaType(req, new Set(['application/x-www-form-urlencoded']), 'application/x-www-form-urlencoded');
+  return new URLSearchParams(await readUtf8Body(req, MAX_BODY_BYTES));
+}
+
+function hasBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+/** A media type we accept, with at most a UTF-8 charset (and FHIR's fhirVersion) parameter. */
+function checkMediaType(req: Request, accepted: ReadonlySet<string>, expected: string): void {
+  const header = req.headers['content-type'];
+  if (!header) {
+    throw new OAuthError('fhir.unsupported_media_type', `the body needs a Content-Type of ${expected}`);
+  }
+  const [type = '', ...params] = header.split(';').map((part) => part.trim());
+  if (!accepted.has(type.toLowerCase())) {
+    throw new OAuthError(
+      'fhir.unsupported_media_type',
+      `Content-Type ${type || '(empty)'} is not ${expected}`,
+    );
+  }
+  for (const param of params) {
+    const [name = '', value = ''] = param.split('=').map((s) => s.trim().toLowerCase());
+    if (name === 'charset' && value.replace(/"/g, '') !== 'utf-8') {
+      throw new OAuthError('fhir.unsupported_media_type', `charset ${value} is not supported; send UTF-8`);
+    }
+  }
+}
+
+async function readUtf8Body(req: Request, maxBytes: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new OAuthError(
+      'fhir.body_too_large',
+      `the body is ${declared} bytes; at most ${maxBytes} are accepted`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // destroyOnReturn: false keeps the socket usable to send the 413 if the body is too long.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBytes) {
+      req.resume(); // discard the rest
+      throw new OAuthError('fhir.body_too_large', `the body is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(buffer);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new OAuthError('fhir.invalid_json', 'the body is not valid UTF-8');
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') throw new OAuthError('fhir.invalid_json', 'the body is empty');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new OAuthError(
+      'fhir.invalid_json',
+      `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+function checkResource(value: unknown, expectedType: string): FhirResource {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new OAuthError('fhir.invalid_resource', 'the body must be a JSON object (a FHIR resource)');
+  }
+  const resourceType = (value as { resourceType?: unknown }).resourceType;
+  if (typeof resourceType !== 'string' || resourceType === '') {
+    throw new OAuthError('fhir.invalid_resource', 'the body has no resourceType');
+  }
+  if (resourceType !== expectedType) {
+    throw new OAuthError(
+      'fhir.resource_type_mismatch',
+      `the body is a ${resourceType.slice(0, 64)} but the URL names ${expectedType}`,
+    );
+  }
+  const id = (value as { id?: unknown }).id;
+  if (id !== undefined && typeof id !== 'string') {
+    throw new OAuthError('fhir.invalid_resource', 'id must be a string');
+  }
+  if (depthExceeds(value, MAX_JSON_DEPTH)) {
+    throw new OAuthError('fhir.invalid_resource', `the resource nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value as FhirResource;
+}
+
+/** Iterative, so hostile nesting cannot exhaust the stack here. */
+function depthExceeds(root: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
