@@ -61,8 +61,11 @@ export interface JwksTokenVerifierOptions {
   readonly now?: () => number;
 }
 
-/** Longer than any access token our auth server issues, short enough to refuse junk cheaply. */
-export const MAX_ACCESS_TOKEN_LENGTH = 16 * 1024;
+/**
+ * Longer than any access token our auth server issues (SMART TRESP-06: keep tokens small enough for
+ * ~8 kB header limits), short enough to refuse junk before any crypto.
+ */
+export const MAX_ACCESS_TOKEN_LENGTH = 8 * 1024;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const ALLOWED_ALGORITHMS: ReadonlySet<string> = new Set(ACCESS_TOKEN_ALGORITHMS);
 

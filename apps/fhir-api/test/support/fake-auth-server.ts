@@ -145,3 +145,22 @@ export function unsignedToken(header: Record<string, unknown>, claims: Record<st
   const encode = (value: unknown) => base64url.encode(JSON.stringify(value));
   return `${encode(header)}.${encode(claims)}.`;
 }
+
+/**
+ * Signs header.payload with an ES256 key straight through WebCrypto (raw r||s, RFC 7518 §3.4), for
+ * headers jose itself refuses to produce (e.g. an unknown `crit`).
+ */
+export async function signRawEs256(
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+  key: SigningKey,
+): Promise<string> {
+  const encode = (value: unknown) => base64url.encode(JSON.stringify(value));
+  const input = `${encode(header)}.${encode(claims)}`;
+  const signature = await crypto.subtle.sign(
+    { name: 'ECDSA', hash: 'SHA-256' },
+    key.privateKey,
+    new TextEncoder().encode(input),
+  );
+  return `${input}.${base64url.encode(new Uint8Array(signature))}`;
+}
