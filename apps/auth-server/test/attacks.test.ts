@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MAX_ASSERTION_LENGTH, type ReasonCode } from '@smart-backend/protocol';
-import { exportSPKI, importJWK } from 'jose';
+import { exportSPKI, importJWK, type CryptoKey } from 'jose';
 import request from 'supertest';
 import {
   ADMIN_TOKEN,
@@ -105,7 +105,7 @@ describe('ATK-02 HMAC/RSA algorithm confusion', () => {
   it.each([['HS256'], ['HS384'], ['HS512']])(
     'ATK-02 %s with the client public key (PEM) as the HMAC secret is refused',
     async (alg) => {
-      const pem = await exportSPKI(await importJWK(rsa.publicJwk, 'RS384'));
+      const pem = await exportSPKI((await importJWK(rsa.publicJwk, 'RS384')) as CryptoKey);
       const input = `${b64(JSON.stringify({ alg, kid: rsa.kid, typ: 'JWT' }))}.${b64(JSON.stringify(claimsFor(clientId)))}`;
       const mac = createHmac(`sha${alg.slice(2)}`, pem)
         .update(input)

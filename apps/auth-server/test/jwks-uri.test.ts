@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   expectRefusal,
@@ -252,7 +253,7 @@ describe('ATK-07 / ATK-20 hostile or broken JWKS endpoints', () => {
     expectRefusal(await token(id, k1), 'client.jwks_unavailable');
   });
 
-  it.each<[string, (res: import('node:http').ServerResponse) => void]>([
+  it.each<[string, (res: ServerResponse) => void]>([
     ['HTTP 404', (res) => res.writeHead(404).end()],
     ['HTTP 500', (res) => res.writeHead(500).end()],
     ['text/html', (res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html></html>')],

@@ -1,0 +1,301 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import request from 'supertest';
+import {
+  SigningKeyRing,
+  generateSigningKey,
+  retireAfterFor,
+  rotateSigningKey,
+} from '../src/signing/signing-keys.js';
+import { SqliteKeyStore, SqliteReplayCache } from '../src/store/sqlite.js';
+import {
+  ADMIN_TOKEN,
+  FHIR_BASE,
+  PUBLIC_URL,
+  TestClock,
+  expectRefusal,
+  jwksOf,
+  makeAssertion,
+  makeClientKey,
+  postToken,
+  register,
+  startTestServer,
+  tempDir,
+  tokenForm,
+  type TestServer,
+} from './helpers.js';
+
+const open: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const thing of open.splice(0)) await thing.close();
+});
+async function serverOn(
+  dataDir?: string,
+  env?: Record<string, string>,
+  clock?: TestClock,
+): Promise<TestServer> {
+  const server = await startTestServer({
+    ...(dataDir && { dataDir }),
+    ...(env && { env }),
+    ...(clock && { clock }),
+  });
+  open.push(server);
+  return server;
+}
+
+describe('restart on the same DATA_DIR', () => {
+  it('keeps clients, the signing key (same kid, old tokens verify) and replay records', async () => {
+    const dataDir = tempDir();
+    const key = await makeClientKey('ES384');
+    const first = await serverOn(dataDir);
+    const clientId = await register(first.app, {
+      client_name: 'persisted',
+      jwks: jwksOf(key),
+      scope: 'system/Patient.rs',
+    });
+    const used = await makeAssertion(clientId, key);
+    const issued = await postToken(first.app, tokenForm(used));
+    expect(issued.status).toBe(200);
+    const kid = first.signingKeys.current().kid;
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+
+    const second = await serverOn(dataDir);
+    expect(second.signingKeys.current().kid).toBe(kid);
+    const client = await request(second.app)
+      .get(`/clients/${clientId}`)
+      .set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+    expect(client.body).toMatchObject({ client_id: clientId, client_name: 'persisted', status: 'active' });
+    // The token issued before the restart still verifies against the JWKS served after it.
+    const jwks = await request(second.app).get('/.well-known/jwks.json');
+    await expect(
+      jwtVerify(issued.body.access_token as string, createLocalJWKSet(jwks.body), {
+        issuer: PUBLIC_URL,
+        audience: FHIR_BASE,
+      }),
+    ).resolves.toBeDefined();
+    // The assertion used before the restart is still a replay.
+    expectRefusal(await postToken(second.app, tokenForm(used)), 'assertion.replayed');
+    expect((await postToken(second.app, tokenForm(await makeAssertion(clientId, key)))).status).toBe(200);
+  });
+
+  it('a disabled client stays disabled', async () => {
+    const dataDir = tempDir();
+    const key = await makeClientKey('ES384');
+    const first = await serverOn(dataDir);
+    const clientId = await register(first.app, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    await request(first.app).delete(`/clients/${clientId}`).set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+    const second = await serverOn(dataDir);
+    expectRefusal(
+      await postToken(second.app, tokenForm(await makeAssertion(clientId, key))),
+      'client.disabled',
+    );
+  });
+
+  it('a changed ACCESS_TOKEN_ALG rotates to a key of that algorithm; the old key stays published', async () => {
+    const dataDir = tempDir();
+    const first = await serverOn(dataDir);
+    const oldKid = first.signingKeys.current().kid;
+    const second = await serverOn(dataDir, { ACCESS_TOKEN_ALG: 'ES384' });
+    expect(second.signingKeys.current().alg).toBe('ES384');
+    expect(second.signingKeys.generatedOnOpen?.reason).toBe('algorithm changed');
+    const kids = second.signingKeys.publicJwks().keys.map((k) => k.kid);
+    expect(kids).toEqual([oldKid, second.signingKeys.current().kid]);
+  });
+});
+
+describe('files under DATA_DIR', () => {
+  it('are created with mode 0600 (0700 for the directory), including SQLite WAL files', async () => {
+    const dataDir = path.join(tempDir(), 'nested', 'data');
+    const server = await serverOn(dataDir);
+    const key = await makeClientKey('ES384');
+    const id = await register(server.app, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    await postToken(server.app, tokenForm(await makeAssertion(id, key)));
+    expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+    const files = fs.readdirSync(dataDir);
+    expect(files).toEqual(expect.arrayContaining(['clients.db', 'keys.db', 'replay.db', 'keys.db-wal']));
+    for (const file of files)
+      expect([file, fs.statSync(path.join(dataDir, file)).mode & 0o777]).toEqual([file, 0o600]);
+  });
+
+  it('tightens a key file that exists with a looser mode', async () => {
+    const dataDir = tempDir();
+    fs.writeFileSync(path.join(dataDir, 'keys.db'), '');
+    fs.chmodSync(path.join(dataDir, 'keys.db'), 0o644);
+    await serverOn(dataDir);
+    expect(fs.statSync(path.join(dataDir, 'keys.db')).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('fail closed when a store is down', () => {
+  it('an unreachable replay cache → 503 server.unavailable (temporarily_unavailable), never a token', async () => {
+    const server = await serverOn();
+    const key = await makeClientKey('ES384');
+    const id = await register(server.app, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    await server.stores.replay.close();
+    const res = await postToken(server.app, tokenForm(await makeAssertion(id, key)));
+    expectRefusal(res, 'server.unavailable');
+    expect(res.body.error).toBe('temporarily_unavailable');
+    expect(res.headers['retry-after']).toBe('5');
+    expect(server.logs.some((l) => l.event === 'error' && l.reason === 'server.unavailable')).toBe(true);
+  });
+
+  it('an unreachable client store → 503 on the token endpoint and on administration', async () => {
+    const server = await serverOn();
+    const key = await makeClientKey('ES384');
+    const id = await register(server.app, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    await server.stores.clients.close();
+    expectRefusal(await postToken(server.app, tokenForm(await makeAssertion(id, key))), 'server.unavailable');
+    expectRefusal(
+      await request(server.app).get(`/clients/${id}`).set('Authorization', `Bearer ${ADMIN_TOKEN}`),
+      'server.unavailable',
+    );
+  });
+});
+
+describe('SqliteReplayCache', () => {
+  it('claim is insert-if-absent per (iss, jti); an expired record can be claimed again', async () => {
+    const clock = new TestClock();
+    const cache = new SqliteReplayCache(tempDir(), { now: clock.now, pruneIntervalMs: 0 });
+    open.push(cache);
+    const exp = clock.seconds() + 60;
+    expect(await cache.claim('a', 'j1', exp)).toBe(true);
+    expect(await cache.claim('a', 'j1', exp)).toBe(false);
+    expect(await cache.claim('b', 'j1', exp)).toBe(true);
+    expect(await cache.claim('a', 'j2', exp)).toBe(true);
+    clock.advance(61);
+    expect(await cache.claim('a', 'j1', clock.seconds() + 60)).toBe(true);
+    expect(await cache.claim('a', 'j1', clock.seconds() + 60)).toBe(false);
+  });
+
+  it('concurrent claims of one pair: exactly one wins, also across two connections (replicas on one file)', async () => {
+    const dir = tempDir();
+    const a = new SqliteReplayCache(dir, { pruneIntervalMs: 0 });
+    const b = new SqliteReplayCache(dir, { pruneIntervalMs: 0 });
+    open.push(a, b);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claim('iss', 'same', exp)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('prune removes expired records, so size() shrinks back', async () => {
+    const clock = new TestClock();
+    const cache = new SqliteReplayCache(tempDir(), { now: clock.now, pruneIntervalMs: 0 });
+    open.push(cache);
+    for (let i = 0; i < 50; i++) await cache.claim('iss', `j${i}`, clock.seconds() + (i < 40 ? 30 : 600));
+    expect(await cache.size()).toBe(50);
+    clock.advance(31);
+    expect(await cache.prune()).toBe(40);
+    expect(await cache.size()).toBe(10);
+  });
+
+  it('prunes periodically by itself', async () => {
+    const cache = new SqliteReplayCache(tempDir(), { pruneIntervalMs: 20 });
+    open.push(cache);
+    await cache.claim('iss', 'old', Math.floor(Date.now() / 1000) - 1);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(await cache.size()).toBe(0);
+  });
+});
+
+describe('signing keys', () => {
+  it('a second replica starting at the same time does not create a second current key', async () => {
+    const dir = tempDir();
+    const a = new SqliteKeyStore(dir);
+    const b = new SqliteKeyStore(dir);
+    open.push(a, b);
+    const now = Math.floor(Date.now() / 1000);
+    const [ka, kb] = await Promise.all([generateSigningKey('ES256', now), generateSigningKey('ES256', now)]);
+    const added = await Promise.all([a.addIfNoCurrentKey(ka), b.addIfNoCurrentKey(kb)]);
+    expect(added.filter(Boolean)).toHaveLength(1);
+    expect((await a.list()).filter((k) => k.retireAfter === null)).toHaveLength(1);
+  });
+
+  it('a rotation by another process is picked up on refresh: new key signs, old one stays until every token it signed expired', async () => {
+    const dataDir = tempDir();
+    const clock = new TestClock();
+    const server = await serverOn(dataDir, undefined, clock);
+    const oldKid = server.signingKeys.current().kid;
+    const key = await makeClientKey('ES384');
+    const id = await register(server.app, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    const before = await postToken(
+      server.app,
+      tokenForm(await makeAssertion(id, key, { now: clock.seconds() })),
+    );
+
+    const cli = new SqliteKeyStore(dataDir); // what `smart-auth keys rotate` does, from another connection
+    open.push(cli);
+    const {
+      key: newKey,
+      retired,
+      retireAfter,
+    } = await rotateSigningKey(cli, {
+      alg: 'ES256',
+      accessTokenTtlSeconds: 300,
+      clockSkewSeconds: 10,
+      now: clock.now,
+    });
+    expect(retired).toEqual([oldKid]);
+    expect(retireAfter).toBe(retireAfterFor(clock.seconds(), 300, 10));
+
+    // The JWKS endpoint re-reads the store: both keys at once.
+    const jwks = await request(server.app).get('/.well-known/jwks.json');
+    expect((jwks.body.keys as Array<{ kid: string }>).map((k) => k.kid)).toEqual([oldKid, newKey.kid]);
+    const after = await postToken(
+      server.app,
+      tokenForm(await makeAssertion(id, key, { now: clock.seconds() })),
+    );
+    expect(
+      JSON.parse(
+        Buffer.from((after.body.access_token as string).split('.')[0] as string, 'base64url').toString(),
+      ).kid,
+    ).toBe(newKey.kid);
+    await expect(
+      jwtVerify(before.body.access_token as string, createLocalJWKSet(jwks.body)),
+    ).resolves.toBeDefined();
+
+    // Just before retire-after the old key is still published; after it, gone from JWKS and store.
+    clock.advance(retireAfter - clock.seconds() - 1);
+    expect((await request(server.app).get('/.well-known/jwks.json')).body.keys).toHaveLength(2);
+    clock.advance(2);
+    const later = await request(server.app).get('/.well-known/jwks.json');
+    expect((later.body.keys as Array<{ kid: string }>).map((k) => k.kid)).toEqual([newKey.kid]);
+    expect((await cli.list()).map((k) => k.kid)).toEqual([newKey.kid]);
+    expect(server.logs.some((l) => l.msg === 'new signing key in use' && l.kid === newKey.kid)).toBe(true);
+  });
+
+  it('the ring refreshes on its own interval', async () => {
+    const dataDir = tempDir();
+    const store = new SqliteKeyStore(dataDir);
+    const other = new SqliteKeyStore(dataDir);
+    open.push(store, other);
+    const ring = await SigningKeyRing.open(store, {
+      alg: 'ES256',
+      accessTokenTtlSeconds: 300,
+      clockSkewSeconds: 10,
+      refreshIntervalMs: 30,
+    });
+    open.push(ring);
+    const { key } = await rotateSigningKey(other, {
+      alg: 'ES256',
+      accessTokenTtlSeconds: 300,
+      clockSkewSeconds: 10,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ring.current().kid).toBe(key.kid);
+  });
+
+  it('keeps serving the loaded keys when the key store cannot be read', async () => {
+    const server = await serverOn();
+    const kid = server.signingKeys.current().kid;
+    await server.stores.keys.close();
+    const jwks = await request(server.app).get('/.well-known/jwks.json');
+    expect(jwks.status).toBe(200);
+    expect((jwks.body.keys as Array<{ kid: string }>).map((k) => k.kid)).toEqual([kid]);
+    expect(server.logs.some((l) => l.event === 'signing_keys' && l.level === 'warn')).toBe(true);
+  });
+});

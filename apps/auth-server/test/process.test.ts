@@ -1,0 +1,276 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { decodeProtectedHeader } from 'jose';
+import {
+  ADMIN_TOKEN,
+  jwksOf,
+  makeAssertion,
+  makeClientKey,
+  startJwksHost,
+  tempDir,
+  tokenForm,
+  type JwksHost,
+} from './helpers.js';
+
+/** The built app and CLI as real processes (turbo builds before testing). */
+const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist');
+const MAIN = path.join(DIST, 'main.js');
+const CLI = path.join(DIST, 'cli.js');
+
+interface Spawned {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  readonly stderr: string[];
+  readonly exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+const hosts: JwksHost[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const host of hosts.splice(0)) await host.close();
+});
+
+function run(file: string, args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, [file, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+  readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, stderr, exited };
+}
+
+async function startMain(env: Record<string, string>) {
+  const proc = run(MAIN, [], { PORT: '0', ADMIN_TOKEN, DATA_DIR: tempDir(), ...env });
+  const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (proc.lines.length > 0) {
+        clearInterval(timer);
+        resolve(JSON.parse(proc.lines[0] as string) as Record<string, unknown>);
+      }
+    }, 20);
+    void proc.exited.then((code) => {
+      clearInterval(timer);
+      reject(new Error(`exited with ${code}: ${proc.stderr.join('\n')}`));
+    });
+  });
+  return { ...proc, first, url: first.url as string, env };
+}
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const proc = run(CLI, args, env);
+  const code = await proc.exited;
+  await new Promise((resolve) => setImmediate(resolve));
+  return { code, stdout: proc.lines.join('\n'), stderr: proc.stderr.join('\n') };
+}
+
+async function registerOver(url: string, body: object): Promise<string> {
+  const res = await fetch(`${url}/register`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return ((await res.json()) as { client_id: string }).client_id;
+}
+
+async function tokenOver(url: string, assertion: string) {
+  const res = await fetch(`${url}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(tokenForm(assertion)).toString(),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, string> };
+}
+
+describe('node dist/main.js', () => {
+  it('prints the listening line first, serves, and exits 0 on SIGTERM', async () => {
+    const server = await startMain({});
+    expect(server.first).toMatchObject({
+      msg: 'listening',
+      url: expect.stringMatching(/^http:\/\/localhost:\d+$/),
+      address: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+    });
+    expect((server.first.url as string).split(':')[2]).toBe((server.first.address as string).split(':')[2]);
+    const health = await fetch(`${server.url}/healthz`);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const discovery = (await (await fetch(`${server.url}/.well-known/smart-configuration`)).json()) as Record<
+      string,
+      string
+    >;
+    expect(discovery.token_endpoint).toBe(`${server.url}/token`);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.lines.at(-1)).toContain('"msg":"stopped"');
+  });
+
+  it('uses PUBLIC_URL (without its trailing slash) as the issuer', async () => {
+    const server = await startMain({ PUBLIC_URL: 'https://auth.example.org/smart/' });
+    expect(server.first.url).toBe('https://auth.example.org/smart');
+    const address = server.first.address as string;
+    const doc = (await (await fetch(`${address}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      string
+    >;
+    expect(doc.issuer).toBe('https://auth.example.org/smart');
+    expect(doc.token_endpoint).toBe('https://auth.example.org/smart/token');
+  });
+
+  it('drains an in-flight token request on SIGTERM before exiting 0', async () => {
+    const host = await startJwksHost();
+    hosts.push(host);
+    const key = await makeClientKey('ES384');
+    let release: () => void = () => undefined;
+    const requested = new Promise<void>((resolve) => {
+      host.handle('/jwks.json', (_req, res) => {
+        resolve();
+        release = () =>
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(jwksOf(key)));
+      });
+    });
+    const server = await startMain({});
+    const id = await registerOver(server.url, { jwks_uri: host.url, scope: 'system/Patient.rs' });
+    const inFlight = tokenOver(
+      server.url,
+      await makeAssertion(id, key, { claims: { aud: `${server.url}/token` } }),
+    );
+    await requested; // the server is now waiting on the client's JWKS
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.child.exitCode).toBeNull();
+    release();
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(await server.exited).toBe(0);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PUBLIC_URL', 'not a url'],
+    ['PUBLIC_URL', 'ftp://auth.example'],
+    ['FHIR_BASE_URL', 'http://fhir.example/fhir?x=1'],
+    ['CLOCK_SKEW', '-1'],
+    ['ADMIN_TOKEN', 'short'],
+    ['ACCESS_TOKEN_TTL', '301'],
+    ['ACCESS_TOKEN_TTL', '0'],
+    ['ACCESS_TOKEN_ALG', 'HS256'],
+    ['LOG_LEVEL', 'loud'],
+  ])('refuses to start with %s=%s, naming the variable on one line', async (variable, value) => {
+    const proc = run(MAIN, [], { PORT: '0', DATA_DIR: tempDir(), [variable]: value });
+    expect(await proc.exited).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(proc.lines).toEqual([]);
+    expect(proc.stderr).toHaveLength(1);
+    expect(proc.stderr[0]).toMatch(new RegExp(`^auth-server: invalid configuration: ${variable}: `));
+  });
+
+  it('never logs the admin token, an assertion, an access token or key material', async () => {
+    const server = await startMain({ LOG_LEVEL: 'debug' });
+    const key = await makeClientKey('RS384');
+    const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    const assertion = await makeAssertion(id, key, { claims: { aud: `${server.url}/token` } });
+    const granted = await tokenOver(server.url, assertion);
+    expect(granted.status).toBe(200);
+    await tokenOver(server.url, assertion); // a refused replay is logged too
+    server.child.kill('SIGTERM');
+    await server.exited;
+    const log = server.lines.join('\n');
+    expect(log).toContain('"event":"token"');
+    expect(log).toContain('"event":"register"');
+    for (const secret of [
+      ADMIN_TOKEN,
+      assertion,
+      assertion.split('.')[2] as string,
+      granted.body.access_token as string,
+      '"d":',
+    ]) {
+      expect(log).not.toContain(secret);
+    }
+  });
+});
+
+describe('smart-auth (dist/cli.js)', () => {
+  it('--help prints the usage and exits 0', async () => {
+    const result = await cli(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('smart-auth keys rotate');
+  });
+
+  it.each([
+    [[]],
+    [['keys']],
+    [['keys', 'shred']],
+    [['users', 'list']],
+    [['keys', 'list', '--bogus']],
+    [['keys', 'rotate', '--alg', 'HS256']],
+  ])('usage errors exit 2: %j', async (args) => {
+    const result = await cli(args, { DATA_DIR: tempDir() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^smart-auth: /);
+  });
+
+  it('refuses to work on a DATA_DIR without a key store (exit 1)', async () => {
+    const result = await cli(['keys', 'rotate', '--data-dir', path.join(tempDir(), 'typo')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('no key store');
+  });
+
+  it('keys rotate on a running server: JWKS publishes both keys at once, new tokens use the new kid', async () => {
+    const dataDir = tempDir();
+    const server = await startMain({ DATA_DIR: dataDir });
+    const key = await makeClientKey('ES384');
+    const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    const aud = `${server.url}/token`;
+    const before = await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }));
+    const oldKid = decodeProtectedHeader(before.body.access_token as string).kid;
+
+    const rotated = await cli(['keys', 'rotate', '--data-dir', dataDir, '--json']);
+    expect(rotated.code).toBe(0);
+    const result = JSON.parse(rotated.stdout) as {
+      event: string;
+      kid: string;
+      retired: string[];
+      retire_after: string;
+    };
+    expect(result).toMatchObject({ event: 'rotate', alg: 'ES256', retired: [oldKid] });
+
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ kid: string }>;
+    };
+    expect(jwks.keys.map((k) => k.kid)).toEqual([oldKid, result.kid]);
+    const after = await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }));
+    expect(decodeProtectedHeader(after.body.access_token as string).kid).toBe(result.kid);
+
+    const listed = await cli(['keys', 'list', '--json'], { DATA_DIR: dataDir });
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ kid: oldKid, status: 'retiring', retire_after: result.retire_after }),
+      expect.objectContaining({ kid: result.kid, status: 'current', retire_after: null }),
+    ]);
+    const table = await cli(['keys', 'list', '--data-dir', dataDir]);
+    expect(table.stdout.split('\n')).toHaveLength(3);
+    expect(table.stdout).not.toContain('"d"');
+    expect(fs.statSync(path.join(dataDir, 'keys.db')).mode & 0o777).toBe(0o600);
+  });
+
+  it('keys rotate --alg generates a key of that algorithm', async () => {
+    const dataDir = tempDir();
+    const server = await startMain({ DATA_DIR: dataDir });
+    const rotated = await cli(['keys', 'rotate', '--alg', 'RS256', '--json'], { DATA_DIR: dataDir });
+    expect(rotated.code).toBe(0);
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ kty: string; alg: string }>;
+    };
+    expect(jwks.keys.map((k) => k.alg)).toEqual(['ES256', 'RS256']);
+    expect(jwks.keys[1]).not.toHaveProperty('d');
+  });
+});
