@@ -1,5 +1,4 @@
 import { createPrivateKey, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
 import {
   calculateJwkThumbprint,
   exportJWK,
@@ -22,6 +21,7 @@ import {
   type PublicJwks,
 } from '@smart-backend/protocol';
 import { InvalidInputError, KeyError } from './errors.js';
+import { readSmallTextFile } from './files.js';
 
 /** Algorithms keys can be generated for (SMART CCA: clients SHALL support both). */
 export const GENERATED_KEY_ALGORITHMS = ['RS384', 'ES384'] as const;
@@ -126,33 +126,12 @@ export async function readPrivateKeyFile(
   path: string,
   options: LoadKeyOptions = {},
 ): Promise<ClientSigningKey> {
-  const text = await readSmallTextFile(path, 'key file');
+  const text = await readSmallTextFile(path, 'key file', MAX_KEY_FILE_BYTES);
   try {
     return await loadPrivateKey(text, options);
   } catch (error) {
     if (error instanceof KeyError) throw new KeyError(`key file ${path}: ${error.message}`);
     throw error;
-  }
-}
-
-/** Reads a small text file (keys, JWK Sets, FHIR resources) with a clear message for each failure. */
-export async function readSmallTextFile(
-  path: string,
-  what: string,
-  maxBytes = MAX_KEY_FILE_BYTES,
-): Promise<string> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new InvalidInputError(`${what} ${path} is not a regular file`);
-    if (info.size > maxBytes) throw new InvalidInputError(`${what} ${path} is larger than ${maxBytes} bytes`);
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if (error instanceof InvalidInputError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InvalidInputError(`${what} ${path} does not exist`);
-    if (code === 'EACCES' || code === 'EPERM')
-      throw new InvalidInputError(`${what} ${path} is not readable (permission denied)`);
-    throw new InvalidInputError(`${what} ${path} cannot be read (${code ?? 'unknown error'})`);
   }
 }
 
@@ -214,7 +193,7 @@ const REFUSED_PEM_LABELS: Array<[label: string, why: string]> = [
 ];
 
 async function loadPkcs8Pem(pem: string, options: LoadKeyOptions): Promise<ClientSigningKey> {
-  const label = /^-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
+  const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
   if (label === undefined)
     throw new KeyError('the key is neither PEM (-----BEGIN PRIVATE KEY-----) nor a JSON Web Key');
   if (label !== 'PRIVATE KEY') {

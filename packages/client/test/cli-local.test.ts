@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -281,6 +281,19 @@ describe('smart-backend CLI (local commands)', () => {
       const directory = await runCli(['jwks', '--key', dir]);
       expect(directory.code).toBe(2);
       expect(directory.stderr).toMatch(/is not a regular file/);
+    });
+
+    it('warns (like ssh) when the private key file is readable by others, and still works', async () => {
+      const exposed = join(dir, 'exposed.pem');
+      await writeFile(exposed, await readFile(join(keyDir, 'private_key.pem'), 'utf8'), { mode: 0o644 });
+      await chmod(exposed, 0o644);
+      const result = await runCli(['jwks', '--key', exposed]);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(
+        /^warning: key file .*exposed\.pem is accessible by other users \(mode 0644\); run chmod 600 /,
+      );
+      const quiet = await runCli(['jwks', '--key', join(keyDir, 'private_key.pem')]);
+      expect(quiet.stderr).toBe('');
     });
 
     it('prints a stack trace only with --debug', async () => {

@@ -42,7 +42,7 @@ ${COMMON_HELP}`,
     const tokenUrl = requireString(args, 'token-url');
     const jku = optionalString(args, 'jku');
     const lifetime = optionalInteger(args, 'lifetime', 1, MAX_ASSERTION_LIFETIME_SECONDS);
-    const key = await loadKeyFromArgs(args);
+    const key = await loadKeyFromArgs(args, io);
     const assertion = await createClientAssertion({
       clientId,
       tokenUrl,

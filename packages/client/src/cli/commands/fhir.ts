@@ -2,7 +2,7 @@ import { MAX_ASSERTION_LIFETIME_SECONDS } from '@smart-backend/protocol';
 import { BackendServicesClient, type FhirRequestOptions } from '../../client.js';
 import { FhirRequestError, ForeignUrlError, InvalidInputError } from '../../errors.js';
 import type { Bundle, BundleEntry } from '../../fhir-types.js';
-import { readSmallTextFile } from '../../keys.js';
+import { readSmallTextFile } from '../../files.js';
 import {
   COMMON_HELP,
   NETWORK_HELP,
@@ -79,7 +79,7 @@ ${COMMON_HELP}`,
     if ((method === 'GET' || method === 'DELETE') && dataFile !== undefined) {
       throw new UsageError(`--data does not apply to fhir ${methodWord}`);
     }
-    const client = await clientFromArgs(args);
+    const client = await clientFromArgs(args, io);
     try {
       client.urlFor(path); // refuse a PATH outside the FHIR base before any token request
     } catch (error) {
@@ -102,7 +102,7 @@ ${COMMON_HELP}`,
   },
 };
 
-async function clientFromArgs(args: ParsedArgs): Promise<BackendServicesClient> {
+async function clientFromArgs(args: ParsedArgs, io: CliIo): Promise<BackendServicesClient> {
   const fhirBaseUrl = requireString(args, 'fhir-url');
   const clientId = requireString(args, 'client-id');
   const scope = requireString(args, 'scope');
@@ -110,7 +110,7 @@ async function clientFromArgs(args: ParsedArgs): Promise<BackendServicesClient> 
   const jku = optionalString(args, 'jku');
   const assertionLifetime = optionalInteger(args, 'lifetime', 1, MAX_ASSERTION_LIFETIME_SECONDS);
   const transport = transportOptions(args);
-  const privateKey = await loadKeyFromArgs(args);
+  const privateKey = await loadKeyFromArgs(args, io);
   return new BackendServicesClient({
     fhirBaseUrl,
     clientId,

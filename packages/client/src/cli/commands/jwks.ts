@@ -15,7 +15,7 @@ ${COMMON_HELP}`,
   options: { ...KEY_OPTIONS },
   positionals: { min: 0, max: 0, names: '' },
   async run(args, io) {
-    const key = await loadKeyFromArgs(args);
+    const key = await loadKeyFromArgs(args, io);
     printJson(io, { keys: [key.publicJwk] });
   },
 };

@@ -1,5 +1,6 @@
+import { stat } from 'node:fs/promises';
 import { readPrivateKeyFile, type ClientSigningKey } from '../../keys.js';
-import { optionalString, requireString, type OptionSpec, type ParsedArgs } from '../command.js';
+import { optionalString, requireString, type CliIo, type OptionSpec, type ParsedArgs } from '../command.js';
 
 /** `--key FILE [--alg A] [--kid K]`: the private signing key, shared by every signing command. */
 export const KEY_OPTIONS = {
@@ -12,9 +13,25 @@ export const KEY_HELP = `  --key FILE               private key: PKCS#8 PEM or a
   --alg ALG                RS384 or ES384 (default: from the key, RSA → RS384, P-384 → ES384)
   --kid KID                header kid (default: the JWK's kid, else the RFC 7638 thumbprint)`;
 
-export async function loadKeyFromArgs(args: ParsedArgs): Promise<ClientSigningKey> {
+export async function loadKeyFromArgs(args: ParsedArgs, io: CliIo): Promise<ClientSigningKey> {
   const path = requireString(args, 'key');
   const alg = optionalString(args, 'alg');
   const kid = optionalString(args, 'kid');
-  return readPrivateKeyFile(path, { ...(alg !== undefined && { alg }), ...(kid !== undefined && { kid }) });
+  const key = await readPrivateKeyFile(path, {
+    ...(alg !== undefined && { alg }),
+    ...(kid !== undefined && { kid }),
+  });
+  await warnIfExposed(path, io);
+  return key;
+}
+
+/** REG-03: the private key must stay confidential; like ssh, say so when others can read it. */
+async function warnIfExposed(path: string, io: CliIo): Promise<void> {
+  if (process.platform === 'win32') return;
+  const mode = (await stat(path)).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    io.stderr(
+      `warning: key file ${path} is accessible by other users (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${path}\n`,
+    );
+  }
 }

@@ -1,6 +1,6 @@
 import type { PublicJwks } from '@smart-backend/protocol';
 import { InvalidInputError } from '../../errors.js';
-import { readSmallTextFile } from '../../keys.js';
+import { readSmallTextFile } from '../../files.js';
 import { registerClient } from '../../registration.js';
 import {
   COMMON_HELP,

@@ -56,7 +56,7 @@ ${COMMON_HELP}`,
     const jku = optionalString(args, 'jku');
     const assertionLifetime = optionalInteger(args, 'lifetime', 1, MAX_ASSERTION_LIFETIME_SECONDS);
     const transport = transportOptions(args);
-    const key = await loadKeyFromArgs(args);
+    const key = await loadKeyFromArgs(args, io);
     tokenUrl ??= (await discover(fhirUrl as string, transport)).token_endpoint;
     const response = await requestAccessToken({
       tokenUrl,
