@@ -34,6 +34,12 @@ describe('smart-backend CLI (local commands)', () => {
       }
     });
 
+    it('prints its version as JSON', async () => {
+      const result = await runCli(['--version']);
+      expect(result.code).toBe(0);
+      expect(json(result)).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    });
+
     it.each([
       [['keys', 'generate', '--help'], 'smart-backend keys generate'],
       [['jwks', '--help'], 'smart-backend jwks'],

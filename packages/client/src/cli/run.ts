@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { InvalidInputError, KeyError, SmartClientError, oneLine } from '../errors.js';
 import { UsageError, parseCommandArgs, type CliIo, type Command } from './command.js';
 import { assertionCommand } from './commands/assertion.js';
@@ -28,7 +29,7 @@ SMART Backend Services from the command line: keys, JWKS, client assertions, tok
 Commands:
 ${COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n')}
 
-Run "smart-backend <command> --help" for the options of a command.
+Run "smart-backend <command> --help" for the options of a command, "smart-backend --version" for the version.
 Output is JSON on stdout; messages go to stderr.
 Exit codes: 0 success, 1 refused or failed request, 2 usage or input error.`;
 
@@ -43,6 +44,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (argv.length === 0) {
       io.stderr(`${OVERVIEW}\n`);
       return EXIT_USAGE;
+    }
+    if (argv[0] === '--version' || argv[0] === '-V') {
+      io.stdout(`${JSON.stringify({ version: packageVersion() })}\n`);
+      return EXIT_OK;
     }
     if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
       const wanted = argv[0] === 'help' ? findCommand(argv.slice(1)) : undefined;
@@ -67,6 +72,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (debug) io.stderr(`${stackOf(error)}\n`);
     return exitCode;
   }
+}
+
+function packageVersion(): string {
+  const manifest = createRequire(import.meta.url)('../../package.json') as { version?: string };
+  return manifest.version ?? 'unknown';
 }
 
 function findCommand(argv: string[]): { command: Command } | undefined {
