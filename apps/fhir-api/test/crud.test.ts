@@ -289,6 +289,29 @@ describe('URLs and methods', () => {
     expect(outside.body.issue[0].diagnostics).toMatch(/^request\.not_found: /);
   });
 
+  it('a path that is not valid percent-encoding is a 404 OperationOutcome, not a server error', async () => {
+    for (const path of ['/fhir/Patient/%E0%A4%A', '/fhir/%E0%A4%A', '/fhir/Patient/1/_history/%ZZ']) {
+      const res = await api.http().get(path).set(auth());
+      expect(res.status).toBe(404);
+      expect(res.body.issue[0].diagnostics).toMatch(/^request\.not_found: /);
+    }
+  });
+
+  it('conditional read: If-None-Match with the current ETag is 304; HEAD answers headers only', async () => {
+    const created = await api
+      .http()
+      .post('/fhir/Patient')
+      .set(auth())
+      .set('Content-Type', FHIR_JSON)
+      .send(patient('Etag'));
+    const path = `/fhir/Patient/${created.body.id}`;
+    expect((await api.http().get(path).set(auth()).set('If-None-Match', 'W/"1"')).status).toBe(304);
+    expect((await api.http().get(path).set(auth()).set('If-None-Match', 'W/"0"')).status).toBe(200);
+    const head = await api.http().head(path).set(auth());
+    expect(head.status).toBe(200);
+    expect(head.headers.etag).toBe('W/"1"');
+  });
+
   it('GET /healthz answers without a token', async () => {
     const res = await api.http().get('/healthz');
     expect(res.status).toBe(200);

@@ -41,6 +41,10 @@ function asRefusal(error: unknown): OAuthError {
   if (type === 'request.aborted' || type === 'request.size.invalid') {
     return new OAuthError('request.malformed_body', 'the request body was not received completely');
   }
+  if (error instanceof URIError || (status === 400 && error instanceof Error)) {
+    // The router could not percent-decode a path segment: no resource can live at such a URL.
+    return new OAuthError('request.not_found', 'the URL path is not valid percent-encoded UTF-8');
+  }
   return new OAuthError('server.error', 'an unexpected error occurred; it has been logged');
 }
 

@@ -379,7 +379,7 @@ function patientRecord(random: SeededRandom, n: number): FhirResource[] {
           measure,
           subject,
           encounter,
-          start + 3_600_000,
+          start + 600_000, // drawn ten minutes into the encounter
         ),
       );
     }

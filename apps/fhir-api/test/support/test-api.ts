@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -21,6 +22,8 @@ export interface TestApi {
   readonly store: ResourceStore;
   readonly config: AppConfig;
   readonly dataDir: string;
+  /** Where the app listens: http://127.0.0.1:<port>. */
+  readonly address: string;
   /** supertest against the app, listening on 127.0.0.1:0. */
   http(): ReturnType<typeof request>;
   /** A valid token for this FHIR base with the given scope (default system/*.cruds). */
@@ -77,6 +80,9 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     },
     config,
     dataDir,
+    get address() {
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
     http: () => request(server),
     token: (scope = 'system/*.cruds', mint = {}) => auth.mint(FHIR_BASE, { ...mint, scope }),
     async restart() {
