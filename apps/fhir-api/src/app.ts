@@ -44,7 +44,10 @@ export function createApp(config: AppConfig, deps: AppDeps): Express {
     fhirRouter({ config, store: deps.store, verifier: deps.verifier, smartConfiguration, logger }),
   );
   app.use((req: Request) => {
-    throw new OAuthError('request.not_found', `nothing at ${req.path}; the FHIR API is under /fhir`);
+    throw new OAuthError(
+      'request.not_found',
+      `nothing at ${req.path.slice(0, 200)}; the FHIR API is under /fhir`,
+    );
   });
   app.use(errorMiddleware(config.fhirBaseUrl, logger));
   return app;

@@ -278,6 +278,10 @@ describe('URLs and methods', () => {
     expect(postMeta.status).toBe(405);
     const batch = await api.http().post('/fhir').set(auth()).send({});
     expect(batch.status).toBe(405);
+    expect(batch.headers.allow).toBe(''); // RFC 9110: present even when nothing is allowed
+    const history = await api.http().get('/fhir/Patient/x/_history').set(auth());
+    expect(history.status).toBe(405);
+    expect(history.body.issue[0].diagnostics).toContain('vread');
   });
 
   it('paths that are not FHIR endpoints are 404 OperationOutcomes', async () => {

@@ -44,7 +44,7 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   router.param('type', checkResourceType);
   router.param('id', checkResourceId);
 
-  router.route('/').all(methodNotAllowed('', 'batch/transaction and system-wide search are not supported'));
+  router.route('/').all(methodNotAllowed('', 'Batch/transaction and system-wide search are not supported.'));
   router
     .route('/:type/_search')
     .get(searchResources(context))
@@ -60,14 +60,22 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     .get(readResource(context))
     .put(updateResource(context))
     .delete(deleteResource(context))
-    .all(methodNotAllowed('GET, PUT, DELETE', 'patch is not supported'));
+    .all(methodNotAllowed('GET, PUT, DELETE', 'PATCH is not supported.'));
   router
     .route('/:type/:id/_history')
-    .all(methodNotAllowed('', 'instance history is not supported; use vread'));
+    .all(
+      methodNotAllowed(
+        '',
+        'Instance history listings are not supported; vread [type]/[id]/_history/[vid] is.',
+      ),
+    );
   router.route('/:type/:id/_history/:vid').get(vreadResource(context)).all(methodNotAllowed('GET'));
 
   router.use((req: Request) => {
-    throw new OAuthError('request.not_found', `no FHIR endpoint at ${req.baseUrl}${req.path}`);
+    throw new OAuthError(
+      'request.not_found',
+      `no FHIR endpoint at ${`${req.baseUrl}${req.path}`.slice(0, 200)}`,
+    );
   });
   return router;
 }
@@ -87,12 +95,14 @@ function checkResourceId(_req: Request, _res: Response, next: NextFunction, id: 
   next();
 }
 
-function methodNotAllowed(allow: string, detail?: string) {
+/** 405 with `Allow` (RFC 9110 §15.5.6: always present, empty when nothing is allowed). */
+function methodNotAllowed(allow: string, note?: string) {
   return (req: Request, res: Response): void => {
-    if (allow) res.set('Allow', allow.includes('GET') ? `${allow}, HEAD` : allow);
+    res.set('Allow', allow.includes('GET') ? `${allow}, HEAD` : allow);
+    const use = allow ? `; use ${allow}` : '';
     throw new OAuthError(
       'fhir.method_not_allowed',
-      detail ? `${req.method}: ${detail}` : `${req.method} is not allowed here; use ${allow}`,
+      `${req.method} is not supported on this URL${use}${note ? `. ${note}` : ''}`,
     );
   };
 }
