@@ -28,6 +28,8 @@ export default tseslint.config(
       '**/*.config.js',
       'jest.base.js',
       '**/src/bench/**',
+      'packages/e2e/src/**',
+      'packages/bench/src/**',
     ],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -1,7 +1,7 @@
 import { statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { runCli, startStack, tempDir, type Stack } from './harness.js';
+import { runCli, startStack, tempDir, type Stack } from '../src/stack.js';
 
 // The seed's four steps, through the built `smart-backend` binary against both apps as real processes.
 describe('the CLI walks the four steps: keys generate → register → token → fhir get Patient', () => {

@@ -7,7 +7,7 @@ import {
   registerClient,
   type FhirResource,
 } from '@smart-backend/client';
-import { startStack, type Stack } from './harness.js';
+import { startStack, type Stack } from '../src/stack.js';
 
 const LAB = 'http://terminology.hl7.org/CodeSystem/observation-category|laboratory';
 const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';

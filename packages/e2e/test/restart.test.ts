@@ -7,7 +7,7 @@ import {
   type FhirResource,
 } from '@smart-backend/client';
 import { CLIENT_ASSERTION_TYPE } from '@smart-backend/protocol';
-import { startStack, type Stack } from './harness.js';
+import { startStack, type Stack } from '../src/stack.js';
 
 async function postToken(tokenUrl: string, assertion: string, scope: string) {
   const response = await fetch(tokenUrl, {

@@ -45,26 +45,41 @@ export interface RunningApp {
   stop(): Promise<number | null>;
 }
 
-/** Spawns `node <main>` and resolves once its first log line says it is listening. */
-export async function startApp(main: string, env: Record<string, string>, name = 'app'): Promise<RunningApp> {
+const MAX_KEPT_LOG_LINES = 500;
+
+/**
+ * Spawns `node <main>` with exactly `env` (plus PATH) and resolves once its first log line says it
+ * is listening. The last lines of output are kept for error messages; `onLine` sees every line.
+ */
+export async function startApp(
+  main: string,
+  env: Record<string, string>,
+  name = 'app',
+  onLine?: (line: string) => void,
+): Promise<RunningApp> {
   const child = spawn(process.execPath, [main], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
-  child.stderr?.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+  const keep = (line: string) => {
+    logs.push(line);
+    if (logs.length > MAX_KEPT_LOG_LINES) logs.shift();
+    onLine?.(line);
+  };
+  createInterface({ input: child.stderr! }).on('line', keep);
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`${name} did not start within 20 s:\n${logs.join('')}`)),
+      () => reject(new Error(`${name} did not start within 20 s:\n${logs.join('\n')}`)),
       20_000,
     );
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before listening:\n${logs.join('')}`));
+      reject(new Error(`${name} exited with ${code} before listening:\n${logs.join('\n')}`));
     });
     lines.on('line', (line) => {
-      logs.push(line);
+      keep(line);
       try {
         const entry = JSON.parse(line) as { msg?: string; url?: string };
         if (entry.msg === 'listening' && entry.url) {
@@ -82,7 +97,7 @@ export async function startApp(main: string, env: Record<string, string>, name =
     logs,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill('SIGTERM');
       }),
