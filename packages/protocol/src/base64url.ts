@@ -1,6 +1,9 @@
 /** Strict base64url (RFC 4648 §5, no padding) → bytes. Undefined for anything else. Pure, no Buffer. */
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const LOOKUP = new Map([...ALPHABET].map((ch, i) => [ch, i]));
+
+/** Sextet value by UTF-16 code unit (ASCII only); -1 outside the alphabet. A table, not a Map: this runs on every token request. */
+const LOOKUP = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
 export function decodeBase64url(text: string): Uint8Array | undefined {
   if (text.length % 4 === 1) return undefined;
@@ -8,9 +11,10 @@ export function decodeBase64url(text: string): Uint8Array | undefined {
   let buffer = 0;
   let bits = 0;
   let o = 0;
-  for (const ch of text) {
-    const value = LOOKUP.get(ch);
-    if (value === undefined) return undefined;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const value = code < 128 ? (LOOKUP[code] as number) : -1;
+    if (value < 0) return undefined;
     buffer = (buffer << 6) | value;
     bits += 6;
     if (bits >= 8) {
