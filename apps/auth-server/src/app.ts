@@ -1,10 +1,11 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { Config } from './config.js';
 import { errorMiddleware, methodNotAllowed, notFound } from './http/errors.js';
 import type { Logger } from './logger.js';
 import { adminRoutes } from './routes/admin.js';
 import { discoveryRoutes } from './routes/discovery.js';
-import { tokenRoute } from './routes/token.js';
+import { tokenEndpoint } from './routes/token.js';
 import type { SigningKeyRing } from './signing/signing-keys.js';
 import type { ClientStore, ReplayCache } from './store/interfaces.js';
 import {
@@ -26,14 +27,39 @@ export interface AppDeps {
 }
 
 /**
+ * The authorization server as a node:http request listener. `POST /token` (the hot path) goes
+ * straight to its handler; everything else — and any other spelling of /token, e.g. /TOKEN or
+ * /token/ — through the Express application, which mounts the same token handler.
+ */
+export type AuthServerApp = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /** The Express application behind every route but the exact /token path. */
+  readonly express: Express;
+};
+
+/**
  * Builds the authorization server from a parsed configuration and its stores. No globals: every
  * app has its own caches, so tests can run several side by side.
  */
-export function createApp(config: Config, deps: AppDeps): Express {
+export function createApp(config: Config, deps: AppDeps): AuthServerApp {
   const now = deps.now ?? Date.now;
   const clientKeys = new ClientKeyResolver(
     { ...DEFAULT_CLIENT_KEY_OPTIONS, ...deps.clientKeyOptions },
     now,
+    deps.logger,
+  );
+  const token = tokenEndpoint(
+    {
+      issuer: config.publicUrl,
+      tokenEndpoint: `${config.publicUrl}/token`,
+      fhirBaseUrl: config.fhirBaseUrl,
+      clockSkewSeconds: config.clockSkewSeconds,
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      clients: deps.clients,
+      replay: deps.replay,
+      clientKeys,
+      signingKeys: deps.signingKeys,
+      now,
+    },
     deps.logger,
   );
 
@@ -43,25 +69,8 @@ export function createApp(config: Config, deps: AppDeps): Express {
   // Parameters come from bodies we parse ourselves; the query string is never interpreted.
   app.set('query parser', false);
 
+  app.all('/token', (req, res) => token(req, res));
   app.use(discoveryRoutes(config, deps.signingKeys));
-  app.all(
-    '/token',
-    tokenRoute(
-      {
-        issuer: config.publicUrl,
-        tokenEndpoint: `${config.publicUrl}/token`,
-        fhirBaseUrl: config.fhirBaseUrl,
-        clockSkewSeconds: config.clockSkewSeconds,
-        accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-        clients: deps.clients,
-        replay: deps.replay,
-        clientKeys,
-        signingKeys: deps.signingKeys,
-        now,
-      },
-      deps.logger,
-    ),
-  );
   app.use(
     adminRoutes(config, {
       clients: deps.clients,
@@ -78,5 +87,11 @@ export function createApp(config: Config, deps: AppDeps): Express {
 
   app.use(notFound);
   app.use(errorMiddleware(deps.logger));
-  return app;
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '';
+    if (url === '/token' || url.startsWith('/token?')) token(req, res);
+    else app(req, res);
+  };
+  return Object.assign(listener, { express: app });
 }

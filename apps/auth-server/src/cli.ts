@@ -130,8 +130,12 @@ async function run(argv: string[]): Promise<number> {
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof ConfigError) {
+    if (error instanceof UsageError) {
       process.stderr.write(`smart-auth: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`smart-auth: invalid configuration: ${error.message}\n`);
       process.exit(2);
     }
     process.stderr.write(`smart-auth: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,7 +1,7 @@
 // The public surface of @smart-backend/auth-server: what the e2e tests, the benchmarks and the
 // scale-out work build on.
 
-export { createApp, type AppDeps } from './app.js';
+export { createApp, type AppDeps, type AuthServerApp } from './app.js';
 export {
   loadConfig,
   withBoundPort,

@@ -34,7 +34,7 @@ export async function introspectToken(
 
   let payload: unknown;
   try {
-    ({ payload } = await jwtVerify(token, key.publicKey, {
+    ({ payload } = await jwtVerify(token, key.verifier.key, {
       algorithms: [key.alg],
       typ: 'at+jwt',
       issuer: ctx.issuer,

@@ -85,7 +85,8 @@ export async function startServer(
     createApp(effective, { clients: stores.clients, replay: stores.replay, signingKeys, logger }),
   );
 
-  logger.info({ url: effective.publicUrl, address }, 'listening');
+  // The first line on stdout at every LOG_LEVEL: process supervisors and tests wait for it.
+  logger.child({}, { level: 'info' }).info({ url: effective.publicUrl, address }, 'listening');
   if (signingKeys.generatedOnOpen) {
     const { kid, alg, reason } = signingKeys.generatedOnOpen;
     logger.info({ event: 'rotate', kid, alg, reason }, 'signing key generated');

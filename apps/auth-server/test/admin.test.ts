@@ -336,7 +336,7 @@ describe('POST /introspect (RFC 7662, SMART Token Introspection)', () => {
           .setIssuedAt()
           .setExpirationTime('5m')
           .setJti('x')
-          .sign(server.signingKeys.current().privateKey),
+          .sign(server.signingKeys.current().signer.key),
     ],
     [
       'a token of ours with typ JWT',
@@ -349,7 +349,7 @@ describe('POST /introspect (RFC 7662, SMART Token Introspection)', () => {
           .setIssuedAt()
           .setExpirationTime('5m')
           .setJti('x')
-          .sign(server.signingKeys.current().privateKey),
+          .sign(server.signingKeys.current().signer.key),
     ],
   ])('%s is {"active": false} and nothing else', async (_name, token) => {
     const res = await introspect(await token());

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MAX_ASSERTION_LENGTH, type ReasonCode } from '@smart-backend/protocol';
-import { exportSPKI, importJWK, type CryptoKey } from 'jose';
+import { SignJWT, exportSPKI, importJWK, type CryptoKey } from 'jose';
 import request from 'supertest';
 import {
   ADMIN_TOKEN,
@@ -186,7 +186,10 @@ describe('ATK-03 key / algorithm / curve mismatch and weak keys', () => {
     expectRefusal(await send(token), reason);
   });
 
-  it('ATK-03 opt-in algorithms work only with a key whose own alg names them (RS256, ES256)', async () => {
+  it('ATK-03 opt-in algorithms work only with a key whose own alg names them (RS256, ES256, PS384)', async () => {
+    const ps384 = await makeClientKey('PS384');
+    const id = await register(server.app, { jwks: jwksOf(ps384), scope: 'system/Patient.rs' });
+    expect((await postToken(server.app, tokenForm(await makeAssertion(id, ps384)))).status).toBe(200);
     expect((await send(await assertFor(rsa256))).status).toBe(200);
     expect((await send(await assertFor(p256))).status).toBe(200);
     expect((await send(await assertFor(rsaNoAlg))).status).toBe(200); // RS384 by default
@@ -407,12 +410,9 @@ describe('ATK-11 cross-JWT and token-type confusion', () => {
 
   it("ATK-11 the server's own signing key never verifies a client assertion", async () => {
     const own = server.signingKeys.current();
-    const forged = await makeAssertion(clientId, {
-      alg: 'ES256',
-      kid: own.kid,
-      privateKey: own.privateKey,
-      publicJwk: { kid: own.kid },
-    });
+    const forged = await new SignJWT(claimsFor(clientId))
+      .setProtectedHeader({ alg: 'ES256', kid: own.kid, typ: 'JWT' })
+      .sign(own.signer.key);
     expectRefusal(await send(forged), 'assertion.key_not_found');
   });
 

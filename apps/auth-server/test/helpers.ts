@@ -11,10 +11,9 @@ import {
   type AssertionAlgorithm,
   type ReasonCode,
 } from '@smart-backend/protocol';
-import type { Express } from 'express';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import request from 'supertest';
-import { createApp, type AppDeps } from '../src/app.js';
+import { createApp, type AppDeps, type AuthServerApp } from '../src/app.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { SigningKeyRing } from '../src/signing/signing-keys.js';
@@ -44,7 +43,7 @@ export function tempDir(prefix = 'auth-server-test-'): string {
 }
 
 export interface TestServer {
-  readonly app: Express;
+  readonly app: AuthServerApp;
   readonly config: Config;
   readonly stores: SqliteStores;
   readonly signingKeys: SigningKeyRing;
@@ -203,7 +202,7 @@ export async function makeAssertion(
 
 // ── Requests ─────────────────────────────────────────────────────────────────────────────────────
 
-export async function register(app: Express, body: Record<string, unknown>): Promise<string> {
+export async function register(app: AuthServerApp, body: Record<string, unknown>): Promise<string> {
   const res = await request(app).post('/register').set('Authorization', `Bearer ${ADMIN_TOKEN}`).send(body);
   if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.client_id as string;
@@ -219,7 +218,7 @@ export function tokenForm(assertion: string, extra: Record<string, string> = {})
   };
 }
 
-export function postToken(app: Express, form: Record<string, string> | string) {
+export function postToken(app: AuthServerApp, form: Record<string, string> | string) {
   return request(app)
     .post('/token')
     .set('Content-Type', 'application/x-www-form-urlencoded')
@@ -297,7 +296,7 @@ export async function startJwksHost(): Promise<JwksHost> {
 
 /** A byte-exact request through a real socket (supertest re-encodes Buffers created in Jest's realm). */
 export async function rawRequest(
-  app: Express,
+  app: AuthServerApp,
   options: { method?: string; path?: string; headers?: Record<string, string>; body?: Uint8Array | string },
 ): Promise<{
   status: number;

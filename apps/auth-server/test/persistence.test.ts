@@ -106,6 +106,33 @@ describe('restart on the same DATA_DIR', () => {
   });
 });
 
+describe('ACCESS_TOKEN_ALG', () => {
+  it.each([['ES256'], ['ES384'], ['RS256'], ['RS384'], ['PS256'], ['EdDSA']])(
+    'with %s, issued tokens verify against the published JWKS',
+    async (alg) => {
+      const server = await serverOn(undefined, { ACCESS_TOKEN_ALG: alg });
+      const key = await makeClientKey('ES384');
+      const id = await register(server.app, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+      const res = await postToken(server.app, tokenForm(await makeAssertion(id, key)));
+      expect(res.status).toBe(200);
+      const jwks = await request(server.app).get('/.well-known/jwks.json');
+      expect(jwks.body.keys[0].alg).toBe(alg);
+      expect(jwks.body.keys[0]).not.toHaveProperty('d');
+      const { protectedHeader } = await jwtVerify(
+        res.body.access_token as string,
+        createLocalJWKSet(jwks.body),
+        {
+          issuer: PUBLIC_URL,
+          audience: FHIR_BASE,
+          typ: 'at+jwt',
+        },
+      );
+      expect(protectedHeader.alg).toBe(alg);
+    },
+    30_000,
+  );
+});
+
 describe('files under DATA_DIR', () => {
   it('are created with mode 0600 (0700 for the directory), including SQLite WAL files', async () => {
     const dataDir = path.join(tempDir(), 'nested', 'data');
@@ -265,7 +292,9 @@ describe('signing keys', () => {
     const later = await request(server.app).get('/.well-known/jwks.json');
     expect((later.body.keys as Array<{ kid: string }>).map((k) => k.kid)).toEqual([newKey.kid]);
     expect((await cli.list()).map((k) => k.kid)).toEqual([newKey.kid]);
-    expect(server.logs.some((l) => l.msg === 'new signing key in use' && l.kid === newKey.kid)).toBe(true);
+    expect(
+      server.logs.some((l) => l.event === 'rotate' && l.kid === newKey.kid && l.previous_kid === oldKid),
+    ).toBe(true);
   });
 
   it('the ring refreshes on its own interval', async () => {

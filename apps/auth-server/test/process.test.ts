@@ -112,6 +112,18 @@ describe('node dist/main.js', () => {
     expect(server.lines.at(-1)).toContain('"msg":"stopped"');
   });
 
+  it.each([['warn'], ['error'], ['silent']])(
+    'prints the listening line with LOG_LEVEL=%s too',
+    async (level) => {
+      const server = await startMain({ LOG_LEVEL: level });
+      expect(server.first).toMatchObject({ msg: 'listening', url: expect.any(String) });
+      await fetch(`${server.url}/token`, { method: 'POST' });
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      expect(server.lines).toHaveLength(1);
+    },
+  );
+
   it('uses PUBLIC_URL (without its trailing slash) as the issuer', async () => {
     const server = await startMain({ PUBLIC_URL: 'https://auth.example.org/smart/' });
     expect(server.first.url).toBe('https://auth.example.org/smart');
@@ -216,6 +228,12 @@ describe('smart-auth (dist/cli.js)', () => {
     const result = await cli(args, { DATA_DIR: tempDir() });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^smart-auth: /);
+  });
+
+  it('a bad environment variable is a configuration error naming it (exit 2)', async () => {
+    const result = await cli(['keys', 'rotate'], { DATA_DIR: tempDir(), ACCESS_TOKEN_TTL: '3600' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^smart-auth: invalid configuration: ACCESS_TOKEN_TTL: /);
   });
 
   it('refuses to work on a DATA_DIR without a key store (exit 1)', async () => {

@@ -25,7 +25,7 @@ beforeAll(async () => {
     ADMIN_TOKEN,
     FHIR_BASE_URL: FHIR_BASE,
   });
-  server = await startServer(config, { logger: createLogger('silent') });
+  server = await startServer(config, { logger: createLogger('info', { write: () => undefined }) });
   for (const alg of ['RS384', 'ES384'] as const) {
     keys[alg] = await makeClientKey(alg);
     const res = await fetch(`${server.url}/register`, {

@@ -121,6 +121,22 @@ describe('a valid token request', () => {
   });
 });
 
+describe('routing', () => {
+  it('serves /token through the Express router too (trailing slash, letter case): the same handler', async () => {
+    for (const path of ['/token/', '/TOKEN']) {
+      const res = await request(server.app)
+        .post(path)
+        .set('Content-Type', 'application/x-www-form-urlencoded')
+        .send(new URLSearchParams(tokenForm(await makeAssertion(clientId, ec))).toString());
+      expect([path, res.status]).toEqual([path, 200]);
+      expect(res.headers['cache-control']).toBe('no-store');
+    }
+    const refused = await request(server.app).get('/token/');
+    expectRefusal(refused, 'request.method_not_allowed');
+    expect(refused.headers['allow']).toBe('POST');
+  });
+});
+
 describe('scopes (SCP-05, SCP-09, SCP-14, DESIGN "Scopes")', () => {
   const cases: Array<[requested: string, granted: string]> = [
     ['system/Patient.rs', 'system/Patient.rs'],

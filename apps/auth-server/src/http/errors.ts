@@ -1,37 +1,56 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NO_STORE_HEADERS, OAuthError } from '@smart-backend/protocol';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
 import { errorSummary } from '../signing/signing-keys.js';
 
+/** Writes a JSON response with plain node:http calls (usable with or without Express). */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
 /**
  * The one place errors become HTTP responses: status from the reason catalogue, the RFC 6749 §5.2
  * JSON body (`error`, `error_description` = "<reason>: <precise text>"), never cached.
  */
+export function renderError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): void {
+  const error = toOAuthError(err);
+  if (error.status >= 500) {
+    const cause = error.cause ?? (error === err ? undefined : err);
+    logger.error(
+      {
+        event: 'error',
+        reason: error.reason,
+        method: req.method,
+        path: (req.url ?? '').split('?')[0]?.slice(0, 128),
+        err: errorSummary(cause ?? error),
+      },
+      'request failed',
+    );
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string> = { ...NO_STORE_HEADERS };
+  if (error.reason === 'request.body_too_large') headers.Connection = 'close';
+  if (error.reason === 'server.unavailable') headers['Retry-After'] = '5';
+  sendJson(res, error.status, error.toJSON(), headers);
+}
+
+/** Express's error middleware: the same renderer. */
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, req, res, next) => {
-    const error = toOAuthError(err);
-    if (error.status >= 500) {
-      const cause = error.cause ?? (error === err ? undefined : err);
-      logger.error(
-        {
-          event: 'error',
-          reason: error.reason,
-          method: req.method,
-          path: req.path,
-          err: errorSummary(cause ?? error),
-        },
-        'request failed',
-      );
-    }
-    if (res.headersSent) {
-      next(err);
-      return;
-    }
-    res.status(error.status).set(NO_STORE_HEADERS);
-    if (error.reason === 'request.body_too_large') res.set('Connection', 'close');
-    if (error.reason === 'server.unavailable') res.set('Retry-After', '5');
-    res.json(error.toJSON());
-  };
+  return (err: unknown, req, res, _next) => renderError(req, res, err, logger);
 }
 
 /** Our own refusals pass through; anything else is a bug (500) unless Express marked it a client error. */

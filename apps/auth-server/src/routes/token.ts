@@ -1,42 +1,50 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NO_STORE_HEADERS, OAuthError } from '@smart-backend/protocol';
-import type { RequestHandler } from 'express';
+import { renderError, sendJson } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import { processTokenRequest, type TokenAudit, type TokenEndpointContext } from '../token/checks.js';
 
-/** POST /token: the checks in token/checks.ts, then one audit line per decision. */
-export function tokenRoute(ctx: TokenEndpointContext, logger: Logger): RequestHandler {
-  return async (req, res) => {
+export type TokenEndpoint = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * POST /token as a plain node:http handler: the checks in token/checks.ts, one audit line per
+ * decision, and the shared renderer for refusals. createApp dispatches /token to it before
+ * Express's router (the hot path), and mounts it in Express too, so every route to it is the same.
+ */
+export function tokenEndpoint(ctx: TokenEndpointContext, logger: Logger): TokenEndpoint {
+  return (req, res) => {
     const audit: TokenAudit = {};
     if (req.method !== 'POST') res.setHeader('Allow', 'POST');
-    try {
-      const response = await processTokenRequest(req, ctx, audit);
-      logger.info(
-        {
-          event: 'token',
-          outcome: 'granted',
-          client_id: audit.clientId,
-          scope: audit.scope,
-          jti_hash: audit.jtiHash,
-          token_jti_hash: audit.accessTokenJtiHash,
-        },
-        'token granted',
-      );
-      res.status(200).set(NO_STORE_HEADERS).json(response);
-    } catch (error) {
-      const reason = error instanceof OAuthError ? error.reason : 'server.error';
-      logger.info(
-        {
-          event: 'token',
-          outcome: 'refused',
-          reason,
-          ...(error instanceof OAuthError && { detail: error.description.slice(0, 512) }),
-          client_id: audit.clientId,
-          authenticated: audit.authenticated ?? false,
-          jti_hash: audit.jtiHash,
-        },
-        'token refused',
-      );
-      throw error;
-    }
+    processTokenRequest(req, ctx, audit).then(
+      (response) => {
+        logger.info(
+          {
+            event: 'token',
+            outcome: 'granted',
+            client_id: audit.clientId,
+            scope: audit.scope,
+            jti_hash: audit.jtiHash,
+            token_jti_hash: audit.accessTokenJtiHash,
+          },
+          'token granted',
+        );
+        sendJson(res, 200, response, NO_STORE_HEADERS);
+      },
+      (error: unknown) => {
+        logger.info(
+          {
+            event: 'token',
+            outcome: 'refused',
+            reason: error instanceof OAuthError ? error.reason : 'server.error',
+            ...(error instanceof OAuthError && { detail: error.description.slice(0, 512) }),
+            client_id: audit.clientId,
+            authenticated: audit.authenticated ?? false,
+            jti_hash: audit.jtiHash,
+          },
+          'token refused',
+        );
+        renderError(req, res, error, logger);
+      },
+    );
   };
 }

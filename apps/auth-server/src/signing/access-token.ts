@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ACCESS_TOKEN_TYP } from '@smart-backend/protocol';
-import { SignJWT } from 'jose';
+import { signCompactJws } from '../crypto/jws.js';
 import type { SigningKeyRing } from './signing-keys.js';
 
 export interface AccessTokenRequest {
@@ -34,14 +34,17 @@ export async function signAccessToken(
   // 144 random bits (RFC 9068 §2.2: jti unique per token).
   const jti = randomBytes(18).toString('base64url');
   const expiresAt = request.now + request.ttlSeconds;
-  const token = await new SignJWT({ client_id: request.clientId, scope: request.scope })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })
-    .setIssuer(request.issuer)
-    .setSubject(request.clientId)
-    .setAudience(request.audience)
-    .setIssuedAt(request.now)
-    .setExpirationTime(expiresAt)
-    .setJti(jti)
-    .sign(key.privateKey);
+  const header = { alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP };
+  const claims = {
+    iss: request.issuer,
+    sub: request.clientId,
+    aud: request.audience,
+    exp: expiresAt,
+    iat: request.now,
+    jti,
+    client_id: request.clientId,
+    scope: request.scope,
+  };
+  const token = await signCompactJws(key.signer, JSON.stringify(header), JSON.stringify(claims));
   return { token, kid: key.kid, jti, expiresAt };
 }

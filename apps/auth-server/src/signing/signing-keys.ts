@@ -1,12 +1,6 @@
 import type { AccessTokenAlgorithm } from '@smart-backend/protocol';
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { importPrivateJwk, importPublicJwk, type BoundKey } from '../crypto/jws.js';
 import type { Logger } from '../logger.js';
 import type { KeyStore, SigningKeyRecord } from '../store/interfaces.js';
 
@@ -105,8 +99,10 @@ export interface LoadedSigningKey {
   readonly alg: AccessTokenAlgorithm;
   readonly publicJwk: JWK;
   readonly retireAfter: number | null;
-  readonly privateKey: CryptoKey;
-  readonly publicKey: CryptoKey;
+  /** Signs access tokens (node:crypto KeyObject bound to `alg`). */
+  readonly signer: BoundKey;
+  /** Verifies them (introspection). */
+  readonly verifier: BoundKey;
 }
 
 export class SigningKeyRing {
@@ -219,7 +215,7 @@ export class SigningKeyRing {
       const known = this.keys.get(record.kid);
       next.set(
         record.kid,
-        known && known.retireAfter === record.retireAfter ? known : await importSigningKey(record, known),
+        known && known.retireAfter === record.retireAfter ? known : importSigningKey(record, known),
       );
     }
     // The newest current key signs; if a rotation is half-visible, the newest published key does.
@@ -228,7 +224,7 @@ export class SigningKeyRing {
     if (!current) throw new Error('the key store holds no usable signing key');
     if (this.currentKey && this.currentKey.kid !== current.kid) {
       this.options.logger?.info(
-        { event: 'signing_keys', kid: current.kid, alg: current.alg, previous_kid: this.currentKey.kid },
+        { event: 'rotate', kid: current.kid, alg: current.alg, previous_kid: this.currentKey.kid },
         'new signing key in use',
       );
     }
@@ -237,17 +233,14 @@ export class SigningKeyRing {
   }
 }
 
-async function importSigningKey(
-  record: SigningKeyRecord,
-  known?: LoadedSigningKey,
-): Promise<LoadedSigningKey> {
+function importSigningKey(record: SigningKeyRecord, known?: LoadedSigningKey): LoadedSigningKey {
   return {
     kid: record.kid,
     alg: record.alg,
     publicJwk: { ...publicMembers(record.publicJwk), kid: record.kid, alg: record.alg, use: 'sig' },
     retireAfter: record.retireAfter,
-    privateKey: known?.privateKey ?? ((await importJWK(record.privateJwk, record.alg)) as CryptoKey),
-    publicKey: known?.publicKey ?? ((await importJWK(record.publicJwk, record.alg)) as CryptoKey),
+    signer: known?.signer ?? importPrivateJwk(record.privateJwk, record.alg),
+    verifier: known?.verifier ?? importPublicJwk(publicMembers(record.publicJwk), record.alg),
   };
 }
 

@@ -18,7 +18,7 @@ import {
   type ScopeGrant,
   type TokenResponse,
 } from '@smart-backend/protocol';
-import { compactVerify, type CryptoKey } from 'jose';
+import { verifyJwsSignature, type BoundKey } from '../crypto/jws.js';
 import {
   checkFormContentType,
   checkNoQueryParameters,
@@ -102,7 +102,7 @@ export async function processTokenRequest(
   checkJku(header, client);
   const { jwk, key } = await resolveClientKey(header, client, ctx);
   checkSignatureLength(jws, header.alg, jwk);
-  await verifySignature(assertion, key, header.alg);
+  await verifySignature(jws, key);
   audit.authenticated = true;
 
   // ── The claims (RFC 7523 §3, SMART CCA claims table) ──
@@ -313,7 +313,7 @@ async function resolveClientKey(
   header: ClientAssertionHeader,
   client: ClientRecord,
   ctx: TokenEndpointContext,
-): Promise<{ jwk: PublicJwk; key: CryptoKey }> {
+): Promise<{ jwk: PublicJwk; key: BoundKey }> {
   let keySet = await ctx.clientKeys.keysFor(client);
   let withKid = keySet.keys.filter((k) => k.kid === header.kid);
   if (withKid.length === 0 && keySet.mayRefetch) {
@@ -354,7 +354,7 @@ async function resolveClientKey(
     );
   }
   try {
-    return { jwk, key: await ctx.clientKeys.importKey(client.clientId, jwk, header.alg) };
+    return { jwk, key: ctx.clientKeys.importKey(client.clientId, jwk, header.alg) };
   } catch (error) {
     throw new OAuthError('client.jwks_invalid', 'the selected key could not be imported', { cause: error });
   }
@@ -380,15 +380,12 @@ function rsaModulusBytes(jwk: PublicJwk): number {
   return n.length - leadingZeros;
 }
 
-/** VAL-01, KEY-05: verify with that one key and that one algorithm. */
-async function verifySignature(assertion: string, key: CryptoKey, alg: string): Promise<void> {
-  try {
-    await compactVerify(assertion, key, { algorithms: [alg] });
-  } catch (error) {
+/** VAL-01, KEY-05: verify with that one key, bound to that one algorithm. */
+async function verifySignature(jws: CompactJws, key: BoundKey): Promise<void> {
+  if (!(await verifyJwsSignature(key, jws.signingInput, jws.signature))) {
     throw new OAuthError(
       'assertion.signature_invalid',
-      `the ${alg} signature does not verify with the registered key`,
-      { cause: error },
+      `the ${key.alg} signature does not verify with the registered key`,
     );
   }
 }

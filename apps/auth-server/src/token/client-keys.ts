@@ -1,5 +1,5 @@
 import { OAuthError, checkPublicJwks, type PublicJwk } from '@smart-backend/protocol';
-import { importJWK, type CryptoKey } from 'jose';
+import { importPublicJwk, type BoundKey } from '../crypto/jws.js';
 import type { Logger } from '../logger.js';
 import type { ClientRecord } from '../store/interfaces.js';
 
@@ -56,7 +56,7 @@ const IMPORTED_KEY_CACHE_LIMIT = 10_000;
 export class ClientKeyResolver {
   private readonly remote = new Map<string, RemoteEntry>();
   private readonly inflight = new Map<string, Promise<readonly PublicJwk[] | OAuthError>>();
-  private readonly imported = new Map<string, CryptoKey>();
+  private readonly imported = new Map<string, BoundKey>();
 
   constructor(
     private readonly options: ClientKeyResolverOptions,
@@ -92,12 +92,12 @@ export class ClientKeyResolver {
     );
   }
 
-  /** The imported verification key for (client, jwk, alg), imported once. */
-  async importKey(clientId: string, jwk: PublicJwk, alg: string): Promise<CryptoKey> {
+  /** The verification key for (client, jwk, alg), imported once and bound to that algorithm. */
+  importKey(clientId: string, jwk: PublicJwk, alg: string): BoundKey {
     const cacheKey = `${clientId}\0${alg}\0${JSON.stringify(jwk)}`;
     const cached = this.imported.get(cacheKey);
     if (cached) return cached;
-    const key = (await importJWK(jwk, alg)) as CryptoKey;
+    const key = importPublicJwk(jwk, alg);
     if (this.imported.size >= IMPORTED_KEY_CACHE_LIMIT) {
       const oldest = this.imported.keys().next().value;
       if (oldest !== undefined) this.imported.delete(oldest);

@@ -6,6 +6,8 @@ import { OAuthError, decodeBase64url } from '@smart-backend/protocol';
  * objects with no repeated member names; no JWE, no JSON serialization, no BOM, bounded nesting.
  */
 export interface CompactJws {
+  /** `BASE64URL(header) || '.' || BASE64URL(payload)`: what the signature covers. */
+  readonly signingInput: string;
   readonly header: Record<string, unknown>;
   readonly payload: Record<string, unknown>;
   readonly signature: Uint8Array;
@@ -36,7 +38,7 @@ export function parseCompactJws(text: string): CompactJws {
   const signature = decodeBase64url(signatureSegment);
   if (!signature)
     throw malformed('the signature segment is not canonical base64url (RFC 4648 §5, no padding)');
-  return { header, payload, signature };
+  return { signingInput: `${headerSegment}.${payloadSegment}`, header, payload, signature };
 }
 
 function decodeJsonSegment(segment: string, what: 'header' | 'payload'): Record<string, unknown> {

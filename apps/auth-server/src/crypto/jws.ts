@@ -1,0 +1,116 @@
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
+import type { JWK } from 'jose';
+
+/**
+ * JWS signatures (RFC 7515 §5, RFC 7518 §3) with node:crypto on KeyObjects imported once, through
+ * its callback API: OpenSSL on the libuv threadpool at about a third of the CPU of the WebCrypto
+ * path per operation, which matters on the token endpoint (one verify and one sign per token). Only the algorithms below
+ * exist; each names its hash, padding and signature encoding, and every key is checked at import
+ * to fit the one algorithm it will be used with (RFC 8725 §3.1).
+ */
+
+interface AlgorithmSpec {
+  /** null: the algorithm fixes its own hash (EdDSA). */
+  readonly hash: 'sha256' | 'sha384' | null;
+  readonly keyType: 'rsa' | 'ec' | 'ed25519';
+  /** OpenSSL curve name for EC algorithms. */
+  readonly curve?: 'prime256v1' | 'secp384r1';
+  /** RSASSA-PSS with the salt as long as the hash (RFC 7518 §3.5). */
+  readonly pssSaltLength?: number;
+}
+
+const ALGORITHMS: Readonly<Record<string, AlgorithmSpec>> = {
+  RS256: { hash: 'sha256', keyType: 'rsa' },
+  RS384: { hash: 'sha384', keyType: 'rsa' },
+  PS256: { hash: 'sha256', keyType: 'rsa', pssSaltLength: 32 },
+  PS384: { hash: 'sha384', keyType: 'rsa', pssSaltLength: 48 },
+  ES256: { hash: 'sha256', keyType: 'ec', curve: 'prime256v1' },
+  ES384: { hash: 'sha384', keyType: 'ec', curve: 'secp384r1' },
+  EdDSA: { hash: null, keyType: 'ed25519' },
+};
+
+/** A key bound to the single algorithm it may be used with. */
+export interface BoundKey {
+  readonly alg: string;
+  readonly key: KeyObject;
+}
+
+function specFor(alg: string): AlgorithmSpec {
+  const spec = Object.hasOwn(ALGORITHMS, alg) ? ALGORITHMS[alg] : undefined;
+  if (!spec) throw new Error(`unsupported JWS algorithm ${alg}`);
+  return spec;
+}
+
+function bind(key: KeyObject, alg: string): BoundKey {
+  const spec = specFor(alg);
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType !== spec.keyType || (spec.curve !== undefined && curve !== spec.curve)) {
+    throw new Error(
+      `a ${key.asymmetricKeyType ?? 'symmetric'}${curve ? ` ${curve}` : ''} key cannot be used with ${alg}`,
+    );
+  }
+  return { alg, key };
+}
+
+/** Imports a public JWK for verification with `alg`; throws if the key does not fit the algorithm. */
+export function importPublicJwk(jwk: JWK, alg: string): BoundKey {
+  return bind(createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }), alg);
+}
+
+/** Imports a private JWK for signing with `alg`; throws if the key does not fit the algorithm. */
+export function importPrivateJwk(jwk: JWK, alg: string): BoundKey {
+  return bind(createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }), alg);
+}
+
+function options(spec: AlgorithmSpec, key: KeyObject) {
+  if (spec.keyType === 'ec') return { key, dsaEncoding: 'ieee-p1363' as const };
+  if (spec.pssSaltLength !== undefined) {
+    return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: spec.pssSaltLength };
+  }
+  return { key, padding: constants.RSA_PKCS1_PADDING };
+}
+
+/**
+ * True when `signature` is a valid `bound.alg` signature of `signingInput` (ASCII, RFC 7515 §5.2
+ * step 8). Runs on the libuv threadpool (P-384 verification costs ~0.5 ms of CPU).
+ */
+export function verifyJwsSignature(
+  bound: BoundKey,
+  signingInput: string,
+  signature: Uint8Array,
+): Promise<boolean> {
+  const spec = specFor(bound.alg);
+  return new Promise((resolve) => {
+    try {
+      verify(
+        spec.hash,
+        Buffer.from(signingInput, 'latin1'),
+        options(spec, bound.key),
+        signature,
+        (error, valid) => resolve(!error && valid),
+      );
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/** Produces a compact JWS over the given (already JSON) header and payload texts, on the threadpool. */
+export function signCompactJws(bound: BoundKey, headerJson: string, payloadJson: string): Promise<string> {
+  const signingInput = `${Buffer.from(headerJson).toString('base64url')}.${Buffer.from(payloadJson).toString('base64url')}`;
+  const spec = specFor(bound.alg);
+  return new Promise((resolve, reject) => {
+    sign(spec.hash, Buffer.from(signingInput, 'latin1'), options(spec, bound.key), (error, signature) => {
+      if (error) reject(error);
+      else resolve(`${signingInput}.${signature.toString('base64url')}`);
+    });
+  });
+}
