@@ -41,6 +41,8 @@ const ALGORITHMS: Readonly<Record<string, AlgorithmSpec>> = {
 export interface BoundKey {
   readonly alg: string;
   readonly key: KeyObject;
+  /** Bytes in a signature by this key (RFC 7518: raw R‖S for ECDSA, the modulus size for RSA). */
+  readonly signatureLength: number;
 }
 
 function specFor(alg: string): AlgorithmSpec {
@@ -57,7 +59,13 @@ function bind(key: KeyObject, alg: string): BoundKey {
       `a ${key.asymmetricKeyType ?? 'symmetric'}${curve ? ` ${curve}` : ''} key cannot be used with ${alg}`,
     );
   }
-  return { alg, key };
+  const signatureLength =
+    spec.keyType === 'rsa'
+      ? Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8)
+      : spec.curve === 'secp384r1'
+        ? 96
+        : 64;
+  return { alg, key, signatureLength };
 }
 
 /** Imports a public JWK for verification with `alg`; throws if the key does not fit the algorithm. */

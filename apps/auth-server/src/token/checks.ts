@@ -7,7 +7,6 @@ import {
   MAX_ASSERTION_LIFETIME_SECONDS,
   OAuthError,
   OPT_IN_ASSERTION_ALGORITHMS,
-  decodeBase64url,
   grantScopes,
   keyAllowsAlgorithm,
   parseClientAssertionClaims,
@@ -100,8 +99,8 @@ export async function processTokenRequest(
   // ── The client and its key (SMART CCA "Signature Verification" steps 1–4) ──
   const client = await findClient(claims, form.get('client_id'), ctx);
   checkJku(header, client);
-  const { jwk, key } = await resolveClientKey(header, client, ctx);
-  checkSignatureLength(jws, header.alg, jwk);
+  const key = await resolveClientKey(header, client, ctx);
+  checkSignatureLength(jws, key);
   await verifySignature(jws, key);
   audit.authenticated = true;
 
@@ -313,7 +312,7 @@ async function resolveClientKey(
   header: ClientAssertionHeader,
   client: ClientRecord,
   ctx: TokenEndpointContext,
-): Promise<{ jwk: PublicJwk; key: BoundKey }> {
+): Promise<BoundKey> {
   let keySet = await ctx.clientKeys.keysFor(client);
   let withKid = keySet.keys.filter((k) => k.kid === header.kid);
   if (withKid.length === 0 && keySet.mayRefetch) {
@@ -354,30 +353,22 @@ async function resolveClientKey(
     );
   }
   try {
-    return { jwk, key: ctx.clientKeys.importKey(client.clientId, jwk, header.alg) };
+    return ctx.clientKeys.importKey(client.clientId, jwk, header.alg);
   } catch (error) {
     throw new OAuthError('client.jwks_invalid', 'the selected key could not be imported', { cause: error });
   }
 }
 
-/** ATK-04, ATK-05: the signature has the exact size of its algorithm (raw R‖S for ECDSA, the modulus for RSA). */
-function checkSignatureLength(jws: CompactJws, alg: string, jwk: PublicJwk): void {
-  const expected = alg === 'ES256' ? 64 : alg === 'ES384' ? 96 : rsaModulusBytes(jwk);
-  if (jws.signature.length !== expected) {
+/** ATK-04, ATK-05: the signature has the exact size of its algorithm and key (raw R‖S for ECDSA, the modulus for RSA). */
+function checkSignatureLength(jws: CompactJws, key: BoundKey): void {
+  if (jws.signature.length !== key.signatureLength) {
     throw new OAuthError(
       'assertion.signature_invalid',
       jws.signature.length === 0
         ? 'the signature is empty'
-        : `the signature is ${jws.signature.length} bytes; a ${alg} signature with this key is ${expected} bytes`,
+        : `the signature is ${jws.signature.length} bytes; a ${key.alg} signature with this key is ${key.signatureLength} bytes`,
     );
   }
-}
-
-function rsaModulusBytes(jwk: PublicJwk): number {
-  const n = decodeBase64url(jwk.n ?? '') ?? new Uint8Array();
-  let leadingZeros = 0;
-  while (leadingZeros < n.length && n[leadingZeros] === 0) leadingZeros++;
-  return n.length - leadingZeros;
 }
 
 /** VAL-01, KEY-05: verify with that one key, bound to that one algorithm. */
