@@ -209,6 +209,33 @@ describe('SqliteReplayCache', () => {
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 
+  it('claims made together are committed together, each with its own answer (ATK-16)', async () => {
+    const cache = new SqliteReplayCache(tempDir(), { pruneIntervalMs: 0 });
+    open.push(cache);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    // 60 claims in one turn of the event loop: 20 distinct jtis, each claimed three times.
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => cache.claim('iss', `j${i % 20}`, exp)),
+    );
+    expect(results.slice(0, 20).every(Boolean)).toBe(true);
+    expect(results.slice(20).some(Boolean)).toBe(false);
+    expect(await cache.size()).toBe(20);
+    expect(await cache.claim('iss', 'j3', exp)).toBe(false);
+  });
+
+  it('a claim still waiting for its commit is committed by close(), then claims fail closed', async () => {
+    const dir = tempDir();
+    const cache = new SqliteReplayCache(dir, { pruneIntervalMs: 0 });
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const pending = cache.claim('iss', 'late', exp);
+    await cache.close();
+    expect(await pending).toBe(true);
+    await expect(cache.claim('iss', 'after-close', exp)).rejects.toThrow();
+    const reopened = new SqliteReplayCache(dir, { pruneIntervalMs: 0 });
+    open.push(reopened);
+    expect(await reopened.claim('iss', 'late', exp)).toBe(false);
+  });
+
   it('prune removes expired records, so size() shrinks back', async () => {
     const clock = new TestClock();
     const cache = new SqliteReplayCache(tempDir(), { now: clock.now, pruneIntervalMs: 0 });

@@ -129,9 +129,20 @@ export interface SqliteReplayCacheOptions {
   readonly onPruneError?: (error: unknown) => void;
 }
 
+/** A claim waiting for the next group commit. */
+interface PendingClaim {
+  readonly iss: string;
+  readonly jti: string;
+  readonly expiresAt: number;
+  readonly resolve: (first: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export class SqliteReplayCache implements ReplayCache {
   private readonly db: Database.Database;
   private readonly upsert: Database.Statement;
+  private readonly claimAll: (claims: readonly PendingClaim[], now: number) => boolean[];
+  private pending: PendingClaim[] = [];
   private readonly deleteExpired: Database.Statement;
   private readonly count: Database.Statement<[], { n: number }>;
   private readonly now: () => number;
@@ -155,6 +166,9 @@ export class SqliteReplayCache implements ReplayCache {
        ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at
        WHERE replay.expires_at <= ?`,
     );
+    this.claimAll = this.db.transaction((claims: readonly PendingClaim[], now: number) =>
+      claims.map((c) => this.upsert.run(c.iss, c.jti, c.expiresAt, now).changes === 1),
+    );
     this.deleteExpired = this.db.prepare('DELETE FROM replay WHERE expires_at <= ?');
     this.count = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM replay');
     const interval = options.pruneIntervalMs ?? 60_000;
@@ -166,9 +180,32 @@ export class SqliteReplayCache implements ReplayCache {
     }
   }
 
-  async claim(iss: string, jti: string, expiresAtEpochSeconds: number): Promise<boolean> {
-    const now = Math.floor(this.now() / 1000);
-    return this.upsert.run(iss, jti, expiresAtEpochSeconds, now).changes === 1;
+  /**
+   * Group commit: the claims made during one turn of the event loop are written in one
+   * transaction (one WAL append instead of one per token request — the replay store was ~17 % of
+   * the token endpoint's main-thread time). Each claim still resolves only once its row is
+   * committed, and each (iss, jti) is decided by its own insert-if-absent inside the transaction,
+   * so concurrent claims of one pair still get exactly one true; a failed commit rejects them all.
+   */
+  claim(iss: string, jti: string, expiresAtEpochSeconds: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ iss, jti, expiresAt: expiresAtEpochSeconds, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.commitPending());
+    });
+  }
+
+  private commitPending(): void {
+    const claims = this.pending;
+    this.pending = [];
+    if (claims.length === 0) return;
+    let results: boolean[];
+    try {
+      results = this.claimAll(claims, Math.floor(this.now() / 1000));
+    } catch (error) {
+      for (const claim of claims) claim.reject(error);
+      return;
+    }
+    claims.forEach((claim, i) => claim.resolve(results[i] === true));
   }
 
   async prune(): Promise<number> {
@@ -181,7 +218,10 @@ export class SqliteReplayCache implements ReplayCache {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.commitPending();
+      this.db.close();
+    }
   }
 }
 
