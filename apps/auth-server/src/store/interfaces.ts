@@ -33,6 +33,8 @@ export interface ClientStore {
    * and returns the record, or undefined for an unknown id.
    */
   disable(clientId: string, atEpochSeconds: number): Promise<ClientRecord | undefined>;
+  /** Resolves when the backend answers (GET /readyz); rejects otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,8 @@ export interface ReplayCache {
   prune(): Promise<number>;
   /** Records currently held (expired but not yet pruned ones included). */
   size(): Promise<number>;
+  /** Resolves when the backend answers and can record claims (GET /readyz); rejects otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -83,5 +87,7 @@ export interface KeyStore {
   rotate(key: SigningKeyRecord, retireAfter: number): Promise<string[]>;
   /** Deletes keys whose `retireAfter` is at or before `nowEpochSeconds`; returns their kids. */
   removeRetired(nowEpochSeconds: number): Promise<string[]>;
+  /** Resolves when the backend answers (GET /readyz); rejects otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

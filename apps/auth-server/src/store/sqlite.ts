@@ -93,6 +93,10 @@ export class SqliteClientStore implements ClientStore {
     return this.get(clientId);
   }
 
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -216,6 +220,10 @@ export class SqliteReplayCache implements ReplayCache {
     return this.count.get()?.n ?? 0;
   }
 
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.db.open) {
@@ -306,6 +314,10 @@ export class SqliteKeyStore implements KeyStore {
 
   async removeRetired(nowEpochSeconds: number = nowSeconds()): Promise<string[]> {
     return this.deleteRetired.all(nowEpochSeconds).map((row) => row.kid);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
   }
 
   async close(): Promise<void> {
