@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { Config } from './config.js';
-import { errorMiddleware, methodNotAllowed, notFound } from './http/errors.js';
+import { errorMiddleware, notFound } from './http/errors.js';
 import type { Logger } from './logger.js';
 import { adminRoutes } from './routes/admin.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { tokenEndpoint } from './routes/token.js';
 import type { SigningKeyRing } from './signing/signing-keys.js';
 import type { ClientStore, ReplayCache } from './store/interfaces.js';
@@ -24,6 +25,8 @@ export interface AppDeps {
   readonly now?: () => number;
   /** Remote JWKS fetching limits (defaults in DEFAULT_CLIENT_KEY_OPTIONS). */
   readonly clientKeyOptions?: Partial<ClientKeyResolverOptions>;
+  /** What GET /readyz checks (default: the client store and the replay cache answer). */
+  readonly readiness?: readonly ReadinessCheck[];
 }
 
 /**
@@ -80,10 +83,15 @@ export function createApp(config: Config, deps: AppDeps): AuthServerApp {
       now,
     }),
   );
-  app.get('/healthz', (_req, res) => {
-    res.status(200).set('Cache-Control', 'no-store').json({ status: 'ok' });
-  });
-  app.all('/healthz', methodNotAllowed('GET'));
+  app.use(
+    healthRoutes(
+      deps.readiness ?? [
+        { name: 'clients', check: () => deps.clients.ping() },
+        { name: 'replay', check: () => deps.replay.ping() },
+      ],
+      deps.logger,
+    ),
+  );
 
   app.use(notFound);
   app.use(errorMiddleware(deps.logger));

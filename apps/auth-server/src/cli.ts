@@ -2,14 +2,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadKeysCliConfig, parseAccessTokenAlg } from './config.js';
+import { ConfigError, loadKeysCliConfig, parseAccessTokenAlg, redactUrl } from './config.js';
 import { rotateSigningKey } from './signing/signing-keys.js';
+import type { KeyStore } from './store/interfaces.js';
+import { describeError } from './store/open.js';
+import { openPostgresStores } from './store/postgres.js';
 import { SQLITE_FILES, SqliteKeyStore } from './store/sqlite.js';
 
 /**
  * `smart-auth`: operator commands for the authorization server's signing keys. Works on the same
- * DATA_DIR as a running server (which notices a rotation within 5 s, or at once on its next JWKS
- * request). Exit codes: 0 done, 1 failed, 2 usage or configuration error.
+ * store as the running servers — DATA_DIR, or the PostgreSQL database of DATABASE_URL shared by
+ * every replica — which notice a rotation within 5 s, or at once on their next JWKS request.
+ * Exit codes: 0 done, 1 failed, 2 usage or configuration error.
  */
 
 const USAGE = `Usage:
@@ -26,7 +30,9 @@ Options:
   --alg ALG        algorithm of the new key (default: $ACCESS_TOKEN_ALG, else ES256)
   --json           machine-readable output
 
-Environment: DATA_DIR, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TTL, CLOCK_SKEW (as for the server).
+Environment: DATA_DIR, DATABASE_URL, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TTL, CLOCK_SKEW (as for the
+server). With DATABASE_URL set, the keys are those in that PostgreSQL database (--data-dir does
+not apply); the database must already hold the server's schema.
 Exit codes: 0 success, 1 failure, 2 usage or configuration error.
 `;
 
@@ -63,17 +69,33 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError('--alg applies to keys rotate only');
 
   const env = loadKeysCliConfig();
-  const dataDir = values['data-dir'] !== undefined ? path.resolve(values['data-dir']) : env.dataDir;
+  if (env.databaseUrl !== undefined && values['data-dir'] !== undefined)
+    throw new UsageError('--data-dir does not apply when DATABASE_URL is set (the keys are in PostgreSQL)');
   const alg = values.alg !== undefined ? parseAccessTokenAlg(values.alg) : env.accessTokenAlg;
 
-  const keysFile = path.join(dataDir, SQLITE_FILES.keys);
-  if (!fs.existsSync(keysFile)) {
-    process.stderr.write(
-      `smart-auth: no key store at ${keysFile} (start the server once on this DATA_DIR, or check --data-dir)\n`,
-    );
-    return 1;
+  let store: KeyStore;
+  if (env.databaseUrl !== undefined) {
+    try {
+      const opened = await openPostgresStores(env.databaseUrl, { migrate: false });
+      await opened.clients.close(); // the pool stays open for the key store
+      store = opened.keys;
+    } catch (error) {
+      process.stderr.write(
+        `smart-auth: no usable key store in PostgreSQL at ${redactUrl(env.databaseUrl)}: ${describeError(error).message} (start the server once on this database, or check DATABASE_URL)\n`,
+      );
+      return 1;
+    }
+  } else {
+    const dataDir = values['data-dir'] !== undefined ? path.resolve(values['data-dir']) : env.dataDir;
+    const keysFile = path.join(dataDir, SQLITE_FILES.keys);
+    if (!fs.existsSync(keysFile)) {
+      process.stderr.write(
+        `smart-auth: no key store at ${keysFile} (start the server once on this DATA_DIR, or check --data-dir)\n`,
+      );
+      return 1;
+    }
+    store = new SqliteKeyStore(dataDir);
   }
-  const store = new SqliteKeyStore(dataDir);
   try {
     if (command === 'rotate') {
       const { key, retired, retireAfter } = await rotateSigningKey(store, {

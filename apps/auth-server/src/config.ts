@@ -28,12 +28,24 @@ export interface Config {
   readonly accessTokenTtlSeconds: number;
   readonly accessTokenAlg: AccessTokenAlgorithm;
   readonly logLevel: LogLevel;
+  /**
+   * DATABASE_URL (postgres://…): clients and signing keys in PostgreSQL, shared by every replica.
+   * Undefined → SQLite under `dataDir`. A secret (it may carry a password): never log it, use
+   * `redactUrl`.
+   */
+  readonly databaseUrl: string | undefined;
+  /** REDIS_URL (redis:// or rediss://): the replay cache in Redis. Undefined → SQLite. A secret. */
+  readonly redisUrl: string | undefined;
+  /** REDIS_KEY_PREFIX: every Redis key this server writes starts with it (several deployments, one Redis). */
+  readonly redisKeyPrefix: string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+export const DEFAULT_REDIS_KEY_PREFIX = 'smart-auth:';
 
 /** A configuration problem; `variable` names the environment variable at fault. */
 export class ConfigError extends Error {
@@ -80,6 +92,26 @@ const baseUrl = z
   })
   .transform(stripTrailingSlash);
 
+/**
+ * A connection URL with one of `schemes`. The message never repeats the value: connection strings
+ * carry passwords, and configuration errors go to stderr and log collectors.
+ */
+const connectionUrl = (schemes: readonly string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          const url = new URL(value);
+          return schemes.includes(url.protocol) && url.hostname !== '';
+        } catch {
+          return false;
+        }
+      },
+      `must be a ${schemes.map((s) => `${s}//`).join(' or ')} URL with a host (value not shown: it may hold a password)`,
+    );
+
 const SCHEMAS = {
   PORT: integer(0, 65535).default(4000),
   HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
@@ -100,6 +132,12 @@ const SCHEMAS = {
     .enum(ACCESS_TOKEN_ALGORITHMS, { error: `must be one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}` })
     .default('ES256'),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  DATABASE_URL: connectionUrl(['postgres:', 'postgresql:']).optional(),
+  REDIS_URL: connectionUrl(['redis:', 'rediss:']).optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,64}$/, 'must be 1 to 64 printable ASCII characters without spaces')
+    .default(DEFAULT_REDIS_KEY_PREFIX),
 };
 type Variable = keyof typeof SCHEMAS;
 
@@ -127,6 +165,9 @@ export function loadConfig(env: Env = process.env): Config {
     accessTokenTtlSeconds: read(env, 'ACCESS_TOKEN_TTL'),
     accessTokenAlg: read(env, 'ACCESS_TOKEN_ALG'),
     logLevel: read(env, 'LOG_LEVEL'),
+    databaseUrl: read(env, 'DATABASE_URL'),
+    redisUrl: read(env, 'REDIS_URL'),
+    redisKeyPrefix: read(env, 'REDIS_KEY_PREFIX'),
   };
 }
 
@@ -139,6 +180,8 @@ export function withBoundPort(config: Config, boundPort: number): Config {
 /** What `smart-auth keys …` needs: where the keys live and how long old keys must stay published. */
 export interface KeysCliConfig {
   readonly dataDir: string;
+  /** When set, the keys live in this PostgreSQL database (as for the server), not under dataDir. */
+  readonly databaseUrl: string | undefined;
   readonly accessTokenAlg: AccessTokenAlgorithm;
   readonly accessTokenTtlSeconds: number;
   readonly clockSkewSeconds: number;
@@ -147,6 +190,7 @@ export interface KeysCliConfig {
 export function loadKeysCliConfig(env: Env = process.env): KeysCliConfig {
   return {
     dataDir: path.resolve(read(env, 'DATA_DIR')),
+    databaseUrl: read(env, 'DATABASE_URL'),
     accessTokenAlg: read(env, 'ACCESS_TOKEN_ALG'),
     accessTokenTtlSeconds: read(env, 'ACCESS_TOKEN_TTL'),
     clockSkewSeconds: read(env, 'CLOCK_SKEW'),
@@ -158,6 +202,22 @@ export function parseAccessTokenAlg(value: string): AccessTokenAlgorithm {
   const result = SCHEMAS.ACCESS_TOKEN_ALG.safeParse(value);
   if (!result.success) throw new ConfigError('--alg', result.error.issues[0]?.message ?? 'is invalid');
   return result.data;
+}
+
+/**
+ * A connection URL fit for logs and error messages: the password replaced by `***`, the query
+ * (which may carry `password=` or TLS key paths) dropped.
+ */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    url.search = '';
+    url.hash = '';
+    return url.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
 }
 
 function stripTrailingSlash(url: string): string {

@@ -7,6 +7,8 @@ export {
   withBoundPort,
   ConfigError,
   MIN_ADMIN_TOKEN_LENGTH,
+  DEFAULT_REDIS_KEY_PREFIX,
+  redactUrl,
   type Config,
   type LogLevel,
 } from './config.js';
@@ -30,6 +32,35 @@ export {
   type SqliteStores,
   type SqliteReplayCacheOptions,
 } from './store/sqlite.js';
+export {
+  PostgresClientStore,
+  PostgresKeyStore,
+  openPostgresStores,
+  createPostgresPool,
+  migratePostgres,
+  postgresSchemaVersion,
+  POSTGRES_MIGRATIONS,
+  POSTGRES_SCHEMA_VERSION,
+  SchemaVersionError,
+  type Migration,
+  type PostgresOptions,
+  type PostgresStores,
+} from './store/postgres.js';
+export {
+  RedisReplayCache,
+  ReplayCacheUnavailableError,
+  type RedisReplayCacheOptions,
+  type RedisCacheEvent,
+} from './store/redis.js';
+export {
+  openStores,
+  dataLossQuarantineSeconds,
+  StoreOpenError,
+  type OpenedStores,
+  type StoreConfig,
+  type Backend,
+} from './store/open.js';
+export { NotReadyError, READINESS_TIMEOUT_MS, type ReadinessCheck } from './routes/health.js';
 
 export {
   SigningKeyRing,

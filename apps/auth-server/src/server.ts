@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { withBoundPort, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { SigningKeyRing, errorSummary } from './signing/signing-keys.js';
+import { NotReadyError, type ReadinessCheck } from './routes/health.js';
+import { SigningKeyRing } from './signing/signing-keys.js';
 import type { ClientStore, KeyStore, ReplayCache } from './store/interfaces.js';
-import { openSqliteStores } from './store/sqlite.js';
+import { openStores, type StartupWarning } from './store/open.js';
 
 export interface ServerStores {
   readonly clients: ClientStore;
@@ -26,25 +27,45 @@ export interface RunningServer {
 }
 
 /**
- * Opens the stores (SQLite under DATA_DIR unless given), loads or creates the signing key, binds
- * HOST:PORT and serves. Logs `{"msg":"listening","url":…,"address":…}` as its first line.
+ * Opens the stores (unless given: PostgreSQL for DATABASE_URL, Redis for REDIS_URL, SQLite under
+ * DATA_DIR for what is unset), loads or creates the signing key, binds HOST:PORT and serves. Logs
+ * `{"msg":"listening","url":…,"address":…}` as its first line. Rejects if a store cannot be
+ * opened (the message names the service, never a password).
  */
 export async function startServer(
   config: Config,
   options: { logger?: Logger; stores?: ServerStores } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const stores =
-    options.stores ??
-    openSqliteStores(config.dataDir, {
-      onPruneError: (error) =>
-        logger.warn({ event: 'replay_prune', err: errorSummary(error) }, 'replay prune failed'),
-    });
-  const ownsStores = options.stores === undefined;
-  const closeStores = async () => {
-    if (ownsStores)
-      await Promise.allSettled([stores.clients.close(), stores.replay.close(), stores.keys.close()]);
-  };
+  let stores: ServerStores;
+  let readiness: ReadinessCheck[];
+  let closeStores: () => Promise<void>;
+  let startupLog: { summary?: Readonly<Record<string, unknown>>; warnings: readonly StartupWarning[] };
+  if (options.stores) {
+    const given = options.stores;
+    stores = given;
+    readiness = [
+      { name: 'clients', check: () => given.clients.ping() },
+      { name: 'keys', check: () => given.keys.ping() },
+      { name: 'replay', check: () => given.replay.ping() },
+    ];
+    closeStores = async () => undefined; // the caller's
+    startupLog = { warnings: [] };
+  } else {
+    const opened = await openStores(config, logger);
+    stores = opened;
+    readiness = [...opened.readiness];
+    closeStores = opened.close;
+    startupLog = { summary: opened.summary, warnings: opened.warnings };
+  }
+  // Once shutdown starts, /readyz answers 503 so load balancers stop sending new requests.
+  let draining = false;
+  readiness.push({
+    name: 'server',
+    check: async () => {
+      if (draining) throw new NotReadyError('draining');
+    },
+  });
 
   let signingKeys: SigningKeyRing;
   try {
@@ -82,11 +103,22 @@ export async function startServer(
   const address = `http://${host}:${bound.port}`;
   server.on(
     'request',
-    createApp(effective, { clients: stores.clients, replay: stores.replay, signingKeys, logger }),
+    createApp(effective, {
+      clients: stores.clients,
+      replay: stores.replay,
+      signingKeys,
+      logger,
+      readiness,
+    }),
   );
 
   // The first line on stdout at every LOG_LEVEL: process supervisors and tests wait for it.
   logger.child({}, { level: 'info' }).info({ url: effective.publicUrl, address }, 'listening');
+  if (startupLog.summary) logger.info(startupLog.summary, 'stores opened');
+  for (const warning of startupLog.warnings) {
+    if (warning.level === 'error') logger.error(warning.fields, warning.msg);
+    else logger.warn(warning.fields, warning.msg);
+  }
   if (signingKeys.generatedOnOpen) {
     const { kid, alg, reason } = signingKeys.generatedOnOpen;
     logger.info({ event: 'rotate', kid, alg, reason }, 'signing key generated');
@@ -101,6 +133,7 @@ export async function startServer(
   let closing: Promise<void> | undefined;
   const close = (drainMs = 8000) =>
     (closing ??= new Promise<void>((resolve) => {
+      draining = true;
       const idle = setInterval(() => server.closeIdleConnections(), 100);
       const force = setTimeout(() => server.closeAllConnections(), drainMs);
       server.close(() => {
