@@ -116,16 +116,19 @@ export class RedisReplayCache implements ReplayCache {
       maxRetriesPerRequest: 0,
       connectTimeout: timeoutMs,
       commandTimeout: timeoutMs,
-      retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+      // No retry while opening (open rejects at once); reconnection is switched on once open.
+      retryStrategy: () => null,
     });
     const cache = new RedisReplayCache(redis, options);
+    // One event per outage, not one per reconnection attempt (and none while opening: open rejects).
     let down = false;
-    redis.on('error', (error: unknown) => {
-      // One event per outage, not one per reconnection attempt (and none while opening: open rejects).
-      if (down) return;
+    const lost = (error: unknown) => {
+      if (down || !cache.opened || cache.closed) return;
       down = true;
       cache.emit({ type: 'connection_lost', error });
-    });
+    };
+    redis.on('error', lost);
+    redis.on('close', () => lost(new Error('connection closed')));
     redis.on('ready', () => {
       if (!down) return;
       down = false;
@@ -135,10 +138,11 @@ export class RedisReplayCache implements ReplayCache {
       await redis.connect();
       await cache.resync(true);
       cache.evictionPolicy = await cache.readEvictionPolicy();
+      redis.options.retryStrategy = (attempt) => Math.min(100 * attempt, 2000);
       cache.opened = true;
     } catch (error) {
       cache.closed = true;
-      redis.disconnect();
+      if (redis.status !== 'end') redis.disconnect();
       throw error;
     }
     return cache;
@@ -210,7 +214,7 @@ export class RedisReplayCache implements ReplayCache {
         // fall through: drop the connection
       }
     }
-    this.redis.disconnect();
+    if (this.redis.status !== 'end') this.redis.disconnect();
   }
 
   /** `<prefix>jti:<sha256(iss)>:<sha256(jti)>`. */

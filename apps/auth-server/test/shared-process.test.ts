@@ -1,0 +1,259 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { decodeProtectedHeader } from 'jose';
+import {
+  REDIS_URL,
+  createTestDatabase,
+  freePort,
+  removeRedisPrefix,
+  testRedisPrefix,
+  type TestDatabase,
+} from './backends.js';
+import {
+  ADMIN_TOKEN,
+  jwksOf,
+  makeAssertion,
+  makeClientKey,
+  startJwksHost,
+  tempDir,
+  tokenForm,
+  type JwksHost,
+} from './helpers.js';
+
+/**
+ * `node dist/main.js` and `smart-auth` with DATABASE_URL and REDIS_URL: start-up, the passwords in
+ * the connection strings never printed, refusal to start when a service is missing, SIGTERM drain,
+ * key rotation on the shared database.
+ */
+
+const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist');
+const MAIN = path.join(DIST, 'main.js');
+const CLI = path.join(DIST, 'cli.js');
+const PASSWORD = 'S3cret-Passw0rd-never-logged';
+
+interface Spawned {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  readonly stderr: string[];
+  readonly exited: Promise<number | null>;
+}
+
+const children: ChildProcess[] = [];
+const hosts: JwksHost[] = [];
+let db: TestDatabase;
+let databaseUrl: string;
+const prefix = testRedisPrefix('process');
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // Trust authentication ignores the password, but it is in the URL the process is given.
+  const url = new URL(db.url);
+  url.password = PASSWORD;
+  databaseUrl = url.toString();
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const host of hosts.splice(0)) await host.close();
+});
+afterAll(async () => {
+  await db?.drop();
+  await removeRedisPrefix(prefix);
+});
+
+function run(file: string, args: string[], env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, [file, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+  readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, stderr, exited };
+}
+
+const sharedEnv = () => ({
+  PORT: '0',
+  ADMIN_TOKEN,
+  DATA_DIR: tempDir(),
+  DATABASE_URL: databaseUrl,
+  REDIS_URL,
+  REDIS_KEY_PREFIX: prefix,
+});
+
+async function startMain(env: Record<string, string>) {
+  const proc = run(MAIN, [], env);
+  const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (proc.lines.length > 0) {
+        clearInterval(timer);
+        resolve(JSON.parse(proc.lines[0] as string) as Record<string, unknown>);
+      }
+    }, 20);
+    void proc.exited.then((code) => {
+      clearInterval(timer);
+      reject(new Error(`exited with ${code}: ${proc.stderr.join('\n')}`));
+    });
+  });
+  return { ...proc, first, url: first.url as string };
+}
+
+async function cli(args: string[], env: Record<string, string>) {
+  const proc = run(CLI, args, env);
+  const code = await proc.exited;
+  await new Promise((resolve) => setImmediate(resolve));
+  return { code, stdout: proc.lines.join('\n'), stderr: proc.stderr.join('\n') };
+}
+
+async function registerOver(url: string, body: object): Promise<string> {
+  const res = await fetch(`${url}/register`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return ((await res.json()) as { client_id: string }).client_id;
+}
+
+async function tokenOver(url: string, assertion: string) {
+  const res = await fetch(`${url}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(tokenForm(assertion)).toString(),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, string> };
+}
+
+describe('node dist/main.js on PostgreSQL and Redis', () => {
+  it('starts (listening first, then the stores with the password redacted), serves, drains an in-flight request on SIGTERM and exits 0', async () => {
+    const host = await startJwksHost();
+    hosts.push(host);
+    const key = await makeClientKey('ES384');
+    let release: () => void = () => undefined;
+    const requested = new Promise<void>((resolve) => {
+      host.handle('/jwks.json', (_req, res) => {
+        resolve();
+        release = () =>
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(jwksOf(key)));
+      });
+    });
+    const server = await startMain({ ...sharedEnv(), LOG_LEVEL: 'debug' });
+    expect(server.first).toMatchObject({ msg: 'listening' });
+    const stores = JSON.parse(server.lines[1] as string) as Record<string, unknown>;
+    expect(stores).toMatchObject({
+      msg: 'stores opened',
+      clients: 'postgres',
+      keys: 'postgres',
+      replay: 'redis',
+      database: `postgres://postgres:***@${new URL(db.url).host}/${db.name}`,
+      redis_key_prefix: prefix,
+    });
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+
+    const id = await registerOver(server.url, { jwks_uri: host.url, scope: 'system/Patient.rs' });
+    const inFlight = tokenOver(
+      server.url,
+      await makeAssertion(id, key, { claims: { aud: `${server.url}/token` } }),
+    );
+    await requested; // the request now waits on the client's JWKS
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.child.exitCode).toBeNull();
+    release();
+    expect((await inFlight).status).toBe(200);
+    expect(await server.exited).toBe(0);
+    const output = [...server.lines, ...server.stderr].join('\n');
+    expect(output).toContain('"msg":"stopped"');
+    expect(output).not.toContain(PASSWORD);
+  });
+
+  it.each([
+    ['DATABASE_URL', `mysql://root:${PASSWORD}@127.0.0.1/db`],
+    ['DATABASE_URL', `not a url ${PASSWORD}`],
+    ['REDIS_URL', `http://:${PASSWORD}@127.0.0.1:6379`],
+    ['REDIS_KEY_PREFIX', 'has space'],
+  ])(
+    'refuses to start with a malformed %s, naming it without repeating the value',
+    async (variable, value) => {
+      const proc = run(MAIN, [], { PORT: '0', DATA_DIR: tempDir(), [variable]: value });
+      expect(await proc.exited).toBe(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(proc.stderr).toHaveLength(1);
+      expect(proc.stderr[0]).toMatch(new RegExp(`^auth-server: invalid configuration: ${variable}: `));
+      expect(proc.stderr[0]).not.toContain(PASSWORD);
+      expect(proc.lines).toEqual([]);
+    },
+  );
+
+  it.each([
+    [
+      'PostgreSQL',
+      'DATABASE_URL',
+      (port: number) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/smart`,
+    ],
+    ['Redis', 'REDIS_URL', (port: number) => `redis://:${PASSWORD}@127.0.0.1:${port}`],
+  ])(
+    'refuses to start when %s does not answer, naming it with the password redacted',
+    async (service, variable, url) => {
+      const port = await freePort();
+      const proc = run(MAIN, [], { PORT: '0', DATA_DIR: tempDir(), [variable]: url(port) });
+      expect(await proc.exited).toBe(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(proc.stderr.join('\n')).toMatch(
+        new RegExp(`^auth-server: cannot start: ${service} at \\S+:\\*\\*\\*@127\\.0\\.0\\.1:${port}`),
+      );
+      expect([...proc.stderr, ...proc.lines].join('\n')).not.toContain(PASSWORD);
+    },
+  );
+});
+
+describe('smart-auth keys with DATABASE_URL', () => {
+  it('rotates the key in the shared database: a running server publishes and uses it at once', async () => {
+    const env = sharedEnv();
+    const server = await startMain(env);
+    const key = await makeClientKey('ES384');
+    const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    const aud = `${server.url}/token`;
+    const before = await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }));
+    const oldKid = decodeProtectedHeader(before.body.access_token as string).kid;
+
+    const rotated = await cli(['keys', 'rotate', '--json'], { DATABASE_URL: databaseUrl });
+    expect(rotated.code).toBe(0);
+    const result = JSON.parse(rotated.stdout) as { kid: string; retired: string[] };
+    expect(result.retired).toEqual([oldKid]);
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ kid: string }>;
+    };
+    expect(jwks.keys.map((k) => k.kid)).toEqual([oldKid, result.kid]);
+    const after = await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }));
+    expect(decodeProtectedHeader(after.body.access_token as string).kid).toBe(result.kid);
+
+    const listed = await cli(['keys', 'list', '--json'], { DATABASE_URL: databaseUrl });
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ kid: oldKid, status: 'retiring' }),
+      expect.objectContaining({ kid: result.kid, status: 'current' }),
+    ]);
+    expect(listed.stdout + listed.stderr).not.toContain(PASSWORD);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
+  it('--data-dir with DATABASE_URL is a usage error; a database without the schema is refused (exit 1)', async () => {
+    const usage = await cli(['keys', 'list', '--data-dir', tempDir()], { DATABASE_URL: databaseUrl });
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--data-dir does not apply when DATABASE_URL is set/);
+    const empty = await createTestDatabase();
+    try {
+      const missing = await cli(['keys', 'rotate'], { DATABASE_URL: empty.url });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/no usable key store in PostgreSQL at .*no smart-auth schema/);
+    } finally {
+      await empty.drop();
+    }
+  });
+});
