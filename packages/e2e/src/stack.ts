@@ -50,16 +50,19 @@ const MAX_KEPT_LOG_LINES = 500;
 /**
  * Spawns `node <main>` with exactly `env` (plus PATH) and resolves once its first log line says it
  * is listening. The last lines of output are kept for error messages; `onLine` sees every line.
+ * `options.cwd` runs it from another directory (deployment bundles run outside the workspace).
  */
 export async function startApp(
   main: string,
   env: Record<string, string>,
   name = 'app',
   onLine?: (line: string) => void,
+  options: { cwd?: string } = {},
 ): Promise<RunningApp> {
   const child = spawn(process.execPath, [main], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd !== undefined && { cwd: options.cwd }),
   });
   const logs: string[] = [];
   const keep = (line: string) => {
