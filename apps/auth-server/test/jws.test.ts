@@ -53,6 +53,28 @@ describe('verifyJwsSignature (client assertions)', () => {
   }, 30_000);
 });
 
+describe('where the work runs', () => {
+  it.each<[string, boolean, boolean]>([
+    ['RS384', false, true],
+    ['ES256', true, true],
+    ['ES384', false, false],
+    ['EdDSA', true, true],
+  ])(
+    '%s keys: signing inline %s, verifying inline %s (P-384 and RSA signing go to the threadpool)',
+    async (alg, sign, verify) => {
+      const { privateKey, publicKey } = await keyPair(alg);
+      expect(importPrivateJwk(await exportJWK(privateKey), alg).inline.sign).toBe(sign);
+      expect(importPublicJwk(await exportJWK(publicKey), alg).inline.verify).toBe(verify);
+    },
+    30_000,
+  );
+
+  it('verifies RSA keys larger than 4096 bits on the threadpool', async () => {
+    const { publicKey } = await generateKeyPair('RS384', { extractable: true, modulusLength: 6144 });
+    expect(importPublicJwk(await exportJWK(publicKey), 'RS384').inline.verify).toBe(false);
+  }, 60_000);
+});
+
 describe('signCompactJws (access tokens)', () => {
   it.each(ACCESS_TOKEN_ALGORITHMS.map((alg) => [alg]))(
     'produces %s tokens that jose verifies',
