@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { ACCESS_TOKEN_TYP } from '@smart-backend/protocol';
 import { signCompactJws } from '../crypto/jws.js';
 import type { SigningKeyRing } from './signing-keys.js';
@@ -22,6 +22,26 @@ export interface IssuedAccessToken {
   readonly expiresAt: number;
 }
 
+/** 144 random bits per token id (RFC 9068 §2.2: jti unique per token). */
+const JTI_BYTES = 18;
+/**
+ * Token ids come from a pool of CSPRNG bytes refilled 256 ids at a time: one getrandom() per 256
+ * tokens instead of one per token (the per-call cost was ~3 % of the token endpoint's CPU). Every
+ * byte is used once.
+ */
+const jtiPool = Buffer.alloc(JTI_BYTES * 256);
+let jtiPoolOffset = jtiPool.length;
+
+export function newTokenId(): string {
+  if (jtiPoolOffset === jtiPool.length) {
+    randomFillSync(jtiPool);
+    jtiPoolOffset = 0;
+  }
+  const jti = jtiPool.toString('base64url', jtiPoolOffset, jtiPoolOffset + JTI_BYTES);
+  jtiPoolOffset += JTI_BYTES;
+  return jti;
+}
+
 /**
  * Signs an RFC 9068 JWT access token with the current key: `typ: at+jwt` (so it can never pass as
  * a client assertion, ATK-11), `aud` = the FHIR base, `sub` = `client_id` = the client.
@@ -31,8 +51,7 @@ export async function signAccessToken(
   request: AccessTokenRequest,
 ): Promise<IssuedAccessToken> {
   const key = ring.current();
-  // 144 random bits (RFC 9068 §2.2: jti unique per token).
-  const jti = randomBytes(18).toString('base64url');
+  const jti = newTokenId();
   const expiresAt = request.now + request.ttlSeconds;
   const header = { alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP };
   const claims = {
