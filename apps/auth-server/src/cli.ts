@@ -6,7 +6,12 @@ import { ConfigError, loadKeysCliConfig, parseAccessTokenAlg, redactUrl } from '
 import { rotateSigningKey } from './signing/signing-keys.js';
 import type { KeyStore } from './store/interfaces.js';
 import { describeError } from './store/open.js';
-import { openPostgresStores } from './store/postgres.js';
+import {
+  POSTGRES_SCHEMA_VERSION,
+  createPostgresPool,
+  migratePostgres,
+  openPostgresStores,
+} from './store/postgres.js';
 import { SQLITE_FILES, SqliteKeyStore } from './store/sqlite.js';
 
 /**
@@ -23,6 +28,9 @@ const USAGE = `Usage:
       (ACCESS_TOKEN_TTL + CLOCK_SKEW + 5 s after the rotation), then it is removed.
   smart-auth keys list [--data-dir DIR] [--json]
       List the signing keys: kid, alg, created, retire-after, status. Never prints key material.
+  smart-auth db migrate [--json]
+      Create or migrate the PostgreSQL schema of DATABASE_URL (what every server start does), so
+      the servers can run with a role that may not create tables. Idempotent.
   smart-auth --help
 
 Options:
@@ -60,6 +68,11 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const [group, command, ...extra] = positionals;
+  if (group === 'db' && command === 'migrate' && extra.length === 0) {
+    if (values['data-dir'] !== undefined || values.alg !== undefined)
+      throw new UsageError('db migrate takes neither --data-dir nor --alg');
+    return migrate(values.json === true);
+  }
   if (group !== 'keys' || (command !== 'rotate' && command !== 'list') || extra.length > 0) {
     throw new UsageError(
       positionals.length === 0 ? 'no command given' : `unknown command: ${positionals.join(' ')}`,
@@ -146,6 +159,29 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+/** `smart-auth db migrate`: the start-up migration on its own (deploy pipelines, least privilege). */
+async function migrate(json: boolean): Promise<number> {
+  const { databaseUrl } = loadKeysCliConfig();
+  if (databaseUrl === undefined) throw new UsageError('db migrate needs DATABASE_URL');
+  const pool = createPostgresPool(databaseUrl);
+  try {
+    const applied = await migratePostgres(pool);
+    process.stdout.write(
+      json
+        ? `${JSON.stringify({ event: 'migrate', applied, version: POSTGRES_SCHEMA_VERSION })}\n`
+        : `schema at version ${POSTGRES_SCHEMA_VERSION}${applied.length ? ` (applied ${applied.join(', ')})` : ' (nothing to do)'}\n`,
+    );
+    return 0;
+  } catch (error) {
+    process.stderr.write(
+      `smart-auth: cannot migrate PostgreSQL at ${redactUrl(databaseUrl)}: ${describeError(error).message}\n`,
+    );
+    return 1;
+  } finally {
+    await pool.end();
   }
 }
 

@@ -4,6 +4,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
+import pg from 'pg';
 import {
   REDIS_URL,
   createTestDatabase,
@@ -212,7 +213,7 @@ describe('node dist/main.js on PostgreSQL and Redis', () => {
   );
 });
 
-describe('smart-auth keys with DATABASE_URL', () => {
+describe('smart-auth with DATABASE_URL', () => {
   it('rotates the key in the shared database: a running server publishes and uses it at once', async () => {
     const env = sharedEnv();
     const server = await startMain(env);
@@ -254,6 +255,51 @@ describe('smart-auth keys with DATABASE_URL', () => {
       expect(missing.stderr).toMatch(/no usable key store in PostgreSQL at .*no smart-auth schema/);
     } finally {
       await empty.drop();
+    }
+  });
+
+  it('smart-auth db migrate prepares the schema, so servers can run as a role that may not create tables', async () => {
+    const target = await createTestDatabase();
+    const role = `smart_app_${target.name.slice(-12)}`;
+    const owner = new pg.Client({ connectionString: target.url });
+    await owner.connect();
+    try {
+      const first = await cli(['db', 'migrate', '--json'], { DATABASE_URL: target.url });
+      expect(first.code).toBe(0);
+      expect(JSON.parse(first.stdout)).toMatchObject({ event: 'migrate', applied: [1], version: 1 });
+      const again = await cli(['db', 'migrate'], { DATABASE_URL: target.url });
+      expect([again.code, again.stdout]).toEqual([0, 'schema at version 1 (nothing to do)']);
+
+      await owner.query(`CREATE ROLE ${role} LOGIN`);
+      await owner.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+      await owner.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+      await owner.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+      const url = new URL(target.url);
+      url.username = role;
+      const server = await startMain({ ...sharedEnv(), DATABASE_URL: url.toString() });
+      const key = await makeClientKey('ES384');
+      const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+      const granted = await tokenOver(
+        server.url,
+        await makeAssertion(id, key, { claims: { aud: `${server.url}/token` } }),
+      );
+      expect(granted.status).toBe(200);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      // The role really cannot create tables: migrations could not have run as it.
+      const restricted = new pg.Client({ connectionString: url.toString() });
+      await restricted.connect();
+      try {
+        await expect(restricted.query('CREATE TABLE nope (x int)')).rejects.toThrow(/permission denied/);
+      } finally {
+        await restricted.end();
+      }
+    } finally {
+      await owner.end();
+      await target.drop();
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
     }
   });
 });

@@ -105,12 +105,18 @@ export async function migratePostgres(
   const latest = Math.max(0, ...migrations.map((m) => m.version));
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, MIGRATION_LOCK]);
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS schema_migrations (
-        version    integer PRIMARY KEY,
-        name       text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
+    // Created only when missing: a role without CREATE privilege can run an up-to-date schema.
+    const { rows: log } = await client.query<{ exists: boolean }>(
+      "SELECT to_regclass('schema_migrations') IS NOT NULL AS exists",
+    );
+    if (!log[0]?.exists) {
+      await client.query(`
+        CREATE TABLE schema_migrations (
+          version    integer PRIMARY KEY,
+          name       text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`);
+    }
     const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
     const applied = new Set(rows.map((row) => row.version));
     const newest = Math.max(0, ...applied);
