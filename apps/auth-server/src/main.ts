@@ -25,7 +25,11 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
+    // A second signal does not cut the drain short (the 9.5 s bound below still holds).
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     // Whatever happens, the process is gone within 10 s.
     setTimeout(() => process.exit(0), 9500).unref();
@@ -35,8 +39,8 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
 }
 
 void main();
