@@ -1,9 +1,16 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { BackendServicesClient, generateClientKeys, registerClient } from '@smart-backend/client';
+import {
+  BackendServicesClient,
+  createClientAssertion,
+  generateClientKeys,
+  registerClient,
+} from '@smart-backend/client';
+import { CLIENT_ASSERTION_TYPE } from '@smart-backend/protocol';
 import { freePort, packageDir, startApp, type RunningApp } from '../src/stack.js';
 import {
   REDIS_URL,
@@ -190,4 +197,123 @@ describe('deployment bundles', () => {
       checks: { clients: { backend: 'sqlite' }, keys: { backend: 'sqlite' }, replay: { backend: 'sqlite' } },
     });
   });
+
+  it('SIGTERM: both deployed apps finish a request still being uploaded, then exit 0', async () => {
+    const [authPort, fhirPort] = [await freePort(), await freePort()];
+    const authUrl = `http://127.0.0.1:${authPort}`;
+    const fhirBase = `http://127.0.0.1:${fhirPort}/fhir`;
+    const adminToken = 'deploy-test-admin-token-0123456789';
+    const auth = await startBundle(
+      join(out, 'auth-server'),
+      {
+        PORT: String(authPort),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: authUrl,
+        FHIR_BASE_URL: fhirBase,
+        ADMIN_TOKEN: adminToken,
+        DATA_DIR: join(out, 'drain-auth'),
+      },
+      'deployed auth-server (drain)',
+    );
+    const fhir = await startBundle(
+      join(out, 'fhir-api'),
+      {
+        PORT: String(fhirPort),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: `http://127.0.0.1:${fhirPort}`,
+        AUTH_URL: authUrl,
+        DATA_DIR: join(out, 'drain-fhir'),
+      },
+      'deployed fhir-api (drain)',
+    );
+    const keys = await generateClientKeys({ alg: 'ES384' });
+    const { client_id: clientId } = await registerClient({
+      authUrl,
+      adminToken,
+      jwks: keys.jwks,
+      scope: 'system/Patient.cruds',
+    });
+    const form = (assertion: string) =>
+      new URLSearchParams({
+        grant_type: 'client_credentials',
+        scope: 'system/Patient.cruds',
+        client_assertion_type: CLIENT_ASSERTION_TYPE,
+        client_assertion: assertion,
+      }).toString();
+    const assertion = () =>
+      createClientAssertion({ clientId, tokenUrl: `${authUrl}/token`, key: keys.signingKey });
+    const token = (await (
+      await fetch(`${authUrl}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form(await assertion()),
+      })
+    ).json()) as { access_token: string };
+
+    // Half of each body is sent, then the app gets SIGTERM, then the rest follows.
+    const uploads = [
+      slowUpload(auth, `${authUrl}/token`, 'application/x-www-form-urlencoded', form(await assertion())),
+      slowUpload(
+        fhir,
+        `${fhirBase}/Patient`,
+        'application/fhir+json',
+        JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Drain' }] }),
+        token.access_token,
+      ),
+    ];
+    const answers = await Promise.all(uploads);
+    expect(answers.map((a) => a.status)).toEqual([200, 201]);
+    // No second signal: each exits by itself once its request is answered.
+    expect(await Promise.all([exitOf(auth), exitOf(fhir)])).toEqual([0, 0]);
+  });
 });
+
+function exitOf(app: RunningApp): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (app.process.exitCode !== null || app.process.signalCode !== null) resolve(app.process.exitCode);
+    else app.process.once('exit', (code) => resolve(code));
+  });
+}
+
+/**
+ * Sends half of `body`, SIGTERMs the app, checks it is still running, sends the rest. The request
+ * asks for `Connection: close`, so no idle keep-alive connection is left for the drain to wait on.
+ */
+async function slowUpload(
+  app: RunningApp,
+  url: string,
+  type: string,
+  body: string,
+  bearer?: string,
+): Promise<{ status: number }> {
+  const bytes = Buffer.from(body);
+  const half = Math.floor(bytes.length / 2);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': type,
+          'content-length': String(bytes.length),
+          connection: 'close',
+          ...(bearer && { authorization: `Bearer ${bearer}` }),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on('error', reject);
+    req.write(bytes.subarray(0, half), () => {
+      setTimeout(() => {
+        app.process.kill('SIGTERM');
+        setTimeout(() => {
+          if (app.process.exitCode !== null) reject(new Error('exited with a request in flight'));
+          else req.end(bytes.subarray(half));
+        }, 300);
+      }, 100);
+    });
+  });
+}
