@@ -16,11 +16,17 @@ const BaseUrl = z
   .refine((text) => {
     try {
       const url = new URL(text);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash;
+      return (
+        (url.protocol === 'http:' || url.protocol === 'https:') &&
+        !text.includes('?') &&
+        !text.includes('#') &&
+        !url.username &&
+        !url.password
+      );
     } catch {
       return false;
     }
-  }, 'must be an absolute http(s) URL without query or fragment')
+  }, 'must be an absolute http(s) URL without query, fragment or credentials')
   .transform((text) => text.replace(/\/+$/, ''));
 
 const Boolean01 = z
@@ -100,10 +106,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const issue = parsed.error.issues[0];
     const variable = String(issue?.path[0] ?? 'environment');
     const value = present[variable];
-    throw new ConfigError(
-      variable,
-      `${issue?.message ?? 'is invalid'}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`,
-    );
+    // A URL with user info may carry a password: never echo it.
+    const shown = value === undefined || value.includes('@') ? '' : ` (got ${JSON.stringify(value)})`;
+    throw new ConfigError(variable, `${issue?.message ?? 'is invalid'}${shown}`);
   }
   const e = parsed.data;
   return {

@@ -58,6 +58,8 @@ describe('loadConfig', () => {
     ['AUTH_URL', 'https://auth.example.org/?x=1'],
     ['PUBLIC_URL', 'not a url'],
     ['PUBLIC_URL', 'https://fhir.example.org/#frag'],
+    ['PUBLIC_URL', 'http://user:secret@fhir.example.org'],
+    ['AUTH_URL', 'https://user@auth.example.org'],
     ['LOG_LEVEL', 'loud'],
     ['CLOCK_SKEW', '5m'],
     ['CLOCK_SKEW', '3600'],
@@ -72,6 +74,7 @@ describe('loadConfig', () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as ConfigError).message).toContain(variable);
     expect((error as ConfigError).message).not.toContain('\n');
+    expect((error as ConfigError).message).not.toContain('secret');
   });
 });
 

@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { FHIR_JSON, LAB, observation, patient, startTestApi, type TestApi } from './support/test-api.js';
+import {
+  FHIR_BASE,
+  FHIR_JSON,
+  LAB,
+  observation,
+  patient,
+  startTestApi,
+  type TestApi,
+} from './support/test-api.js';
 
 // DESIGN.md "Scopes"; SCP-02/05/06/08, RS-04/05: each interaction needs its letter
 // (read/vread → r, search → s, create → c, update → u, delete → d); query constraints filter every
@@ -298,6 +306,25 @@ describe('combining scopes', () => {
     const res = await client.get('/fhir/Observation');
     expect(ids(res.body)).toEqual(['lab-2', 'vital-2']);
     expectConstraintNotMet(await client.get('/fhir/Observation/lab-1'));
+  });
+
+  it('a reference constraint is not met by the same Type/id on another server', async () => {
+    const client = await as('system/Observation.cruds?patient=Patient/p2');
+    const foreign = (reference: string) => ({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference },
+    });
+    expectConstraintNotMet(
+      await client.post('/fhir/Observation', foreign('https://evil.example/fhir/Patient/p2')),
+    );
+    expect((await client.post('/fhir/Observation', foreign('Patient/p2'))).status).toBe(201);
+    expect((await client.post('/fhir/Observation', foreign('Patient/p2/_history/1'))).status).toBe(201);
+    // Our own base, written absolutely, is stored relative and so is local.
+    const own = await client.post('/fhir/Observation', foreign(`${FHIR_BASE}/Patient/p2`));
+    expect(own.status).toBe(201);
+    expect(own.body.subject).toEqual({ reference: 'Patient/p2' });
   });
 
   it('wildcard constraints on common parameters apply to every type', async () => {

@@ -54,7 +54,11 @@ export interface JwksTokenVerifierOptions {
   readonly cacheSize?: number;
   /** Minimum time between JWKS refetches caused by an unknown `kid` (ATK-20). Default 30 s. */
   readonly jwksCooldownMs?: number;
-  /** How long fetched keys are used before a refetch. Default 10 min. */
+  /**
+   * How long fetched keys are used before the next token triggers a refetch. Default 60 s: the auth
+   * server publishes a rotated key before it signs with it, so keys are known here before tokens
+   * carry them, whatever the unknown-kid cooldown is doing.
+   */
   readonly jwksMaxAgeMs?: number;
   readonly jwksTimeoutMs?: number;
   /** Clock in epoch milliseconds, for tests. */
@@ -81,7 +85,7 @@ export function createJwksTokenVerifier(options: JwksTokenVerifierOptions): Toke
   const jwksUrl = new URL(options.jwksUrl ?? `${options.issuer}/.well-known/jwks.json`);
   const remoteKeys = createRemoteJWKSet(jwksUrl, {
     cooldownDuration: options.jwksCooldownMs ?? 30_000,
-    cacheMaxAge: options.jwksMaxAgeMs ?? 600_000,
+    cacheMaxAge: options.jwksMaxAgeMs ?? 60_000,
     timeoutDuration: options.jwksTimeoutMs ?? DEFAULT_FETCH_LIMITS.timeoutMs,
     [customFetch]: boundedFetch({
       timeoutMs: options.jwksTimeoutMs ?? DEFAULT_FETCH_LIMITS.timeoutMs,

@@ -16,10 +16,12 @@ export function searchsetBundle(
 ): string {
   const pageUrl = (offset: number) => searchUrl(fhirBaseUrl, resourceType, request, offset);
   const links = [{ relation: 'self', url: pageUrl(request.offset) }];
+  // `_count=0` asks for the total only: there is no next page to point at (it would be this one).
   const more =
-    result.total !== undefined
+    request.count > 0 &&
+    (result.total !== undefined
       ? request.offset + request.count < result.total
-      : result.resources.length === request.count && request.count > 0;
+      : result.resources.length === request.count);
   if (more) links.push({ relation: 'next', url: pageUrl(request.offset + request.count) });
   if (request.offset > 0) {
     links.push({ relation: 'previous', url: pageUrl(Math.max(0, request.offset - request.count)) });

@@ -6,6 +6,7 @@ import { ifMatchVersion, sendResource, versionEtag } from '../http/fhir-response
 import { readResourceBody } from '../http/resource-body.js';
 import type { WriteOutcome } from '../store/resource-store.js';
 import type { FhirRouteContext } from './context.js';
+import { localizeReferences } from './local-references.js';
 
 /**
  * `POST [base]/[type]` — create (scope letter c). The server assigns the id (any id in the body is
@@ -16,7 +17,7 @@ export function createResource({ store, config }: FhirRouteContext) {
   return async (req: Request<{ type: string }>, res: Response): Promise<void> => {
     const { type } = req.params;
     const access = authorizeInteraction(verifiedToken(res), type, 'create');
-    const resource = await readResourceBody(req, type);
+    const resource = localizeReferences(await readResourceBody(req, type), config.fhirBaseUrl);
     const outcome = await store.create(type, resource, access);
     answerWrite(req, res, outcome, type, `the new ${type}`, 'create', config.fhirBaseUrl);
   };
@@ -34,7 +35,7 @@ export function updateResource({ store, config }: FhirRouteContext) {
     const { type, id } = req.params;
     const access = authorizeInteraction(verifiedToken(res), type, 'update');
     const ifMatch = ifMatchVersion(req);
-    const resource = await readResourceBody(req, type);
+    const resource = localizeReferences(await readResourceBody(req, type), config.fhirBaseUrl);
     if (resource.id !== id) {
       throw new OAuthError(
         'fhir.id_mismatch',

@@ -183,9 +183,14 @@ function period(value: unknown): Value[] {
   return [{ kind: 'date', start: start?.start ?? MIN_INSTANT, end: end?.end ?? MAX_INSTANT }];
 }
 
-const REFERENCE = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 
-/** Reference: `Type/id`, an absolute URL ending in `Type/id`, optionally versioned. */
+/**
+ * Reference: a relative `Type/id` (optionally versioned) names a resource on this server. An
+ * absolute URL names a resource on some server — `https://other.example/fhir/Patient/1` is not our
+ * Patient/1 — so it is not indexed: it never matches a local reference search, and never satisfies
+ * a patient-constrained scope (RS-05).
+ */
 function references(value: unknown): Value[] {
   const reference = text(field(value, 'reference'));
   if (reference === undefined || reference.startsWith('#')) return [];
