@@ -250,9 +250,27 @@ describe('SqliteReplayCache', () => {
   it('prunes periodically by itself', async () => {
     const cache = new SqliteReplayCache(tempDir(), { pruneIntervalMs: 20 });
     open.push(cache);
-    await cache.claim('iss', 'old', Math.floor(Date.now() / 1000) - 1);
-    await new Promise((resolve) => setTimeout(resolve, 120));
+    const soon = Math.floor(Date.now() / 1000) + 1;
+    expect(await cache.claim('iss', 'short-lived', soon)).toBe(true);
+    expect(await cache.size()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, soon * 1000 + 150 - Date.now()));
     expect(await cache.size()).toBe(0);
+  });
+
+  it('ATK-16 at the end of the window: a claim made once its expiry has come is refused and takes nothing over', async () => {
+    const clock = new TestClock();
+    const cache = new SqliteReplayCache(tempDir(), { now: clock.now, pruneIntervalMs: 0 });
+    open.push(cache);
+    const expiresAt = clock.seconds() + 10;
+    expect(await cache.claim('iss', 'boundary', expiresAt)).toBe(true);
+    clock.advance(10);
+    // Copies of the used assertion arriving together at the boundary: none wins, in one batch or later.
+    const copies = await Promise.all(
+      Array.from({ length: 20 }, () => cache.claim('iss', 'boundary', expiresAt)),
+    );
+    expect(copies.some(Boolean)).toBe(false);
+    expect(await cache.claim('iss', 'boundary', expiresAt)).toBe(false);
+    expect(await cache.claim('iss', 'never-seen', expiresAt)).toBe(false);
   });
 });
 

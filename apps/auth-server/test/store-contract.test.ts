@@ -281,6 +281,15 @@ describe.each(REPLAY_BACKENDS)('ReplayCache contract: $name', (backend) => {
     expect(await cache.claim('client', 'l1', later)).toBe(false);
   });
 
+  it('a claim whose expiry has come is refused: an expired record is never recreated by a late copy (ATK-16)', async () => {
+    const cache = await (await backend.namespace())();
+    const closed = nowSeconds();
+    const copies = await Promise.all(Array.from({ length: 10 }, () => cache.claim('client', 'late', closed)));
+    expect(copies.some(Boolean)).toBe(false);
+    expect(await cache.claim('client', 'late-too', closed - 5)).toBe(false);
+    expect(await cache.size()).toBe(0);
+  });
+
   it('ping answers while open; after close claims reject, never answer true', async () => {
     const cache = await (await backend.namespace())();
     await expect(cache.ping()).resolves.toBeUndefined();

@@ -159,8 +159,9 @@ export class RedisReplayCache implements ReplayCache {
         'the replay cache lost its data; assertions are refused until every one accepted before has expired',
       );
     }
-    // An already expired record still lives 1 ms, so concurrent claims of one pair get one winner.
-    const ttlMs = Math.max(1, expiresAt * 1000 - this.now());
+    // A claim whose window has closed is refused: it must not recreate the record that just expired.
+    const ttlMs = expiresAt * 1000 - this.now();
+    if (ttlMs <= 0) return false;
     const result = await (this.redis as unknown as ClaimCommand).smartAuthClaim(
       this.recordKey(iss, jti),
       this.markerKey,

@@ -170,8 +170,10 @@ export class SqliteReplayCache implements ReplayCache {
        ON CONFLICT (iss, jti) DO UPDATE SET expires_at = excluded.expires_at
        WHERE replay.expires_at <= ?`,
     );
+    // A claim whose window has closed is refused outright: otherwise it could take over the record
+    // that just expired with it, and every copy in one batch would take it over in turn.
     this.claimAll = this.db.transaction((claims: readonly PendingClaim[], now: number) =>
-      claims.map((c) => this.upsert.run(c.iss, c.jti, c.expiresAt, now).changes === 1),
+      claims.map((c) => c.expiresAt > now && this.upsert.run(c.iss, c.jti, c.expiresAt, now).changes === 1),
     );
     this.deleteExpired = this.db.prepare('DELETE FROM replay WHERE expires_at <= ?');
     this.count = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM replay');

@@ -441,6 +441,9 @@ function checkIssuedAt(iat: number | undefined, now: number, skew: number): void
  * An unreachable store fails closed: no token without replay protection.
  */
 async function claimJti(claims: ClientAssertionClaims, ctx: TokenEndpointContext): Promise<void> {
+  // The key lookup and signature took time: an assertion that expired meanwhile is expired, not a
+  // replay (and the store refuses such a claim anyway).
+  checkExpiry(claims.exp, Math.floor(ctx.now() / 1000), ctx.clockSkewSeconds);
   const first = await guardStore('replay cache', () =>
     ctx.replay.claim(claims.iss, claims.jti, claims.exp + ctx.clockSkewSeconds),
   );
