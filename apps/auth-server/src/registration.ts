@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes, type JsonWebKey } from 'node:crypto';
 import {
   CLIENT_CREDENTIALS_GRANT,
   OAuthError,
   RegistrationRequestSchema,
   problemFromZodError,
+  type PublicJwk,
   type PublicJwks,
   type RegistrationResponse,
 } from '@smart-backend/protocol';
@@ -29,7 +30,7 @@ export async function registerClient(
   const client: ClientRecord = {
     clientId: newClientId(),
     ...(request.client_name !== undefined && { clientName: request.client_name }),
-    ...(request.jwks !== undefined && { jwks: request.jwks as PublicJwks }),
+    ...(request.jwks !== undefined && { jwks: usablePublicJwks(request.jwks as PublicJwks) }),
     ...(request.jwks_uri !== undefined && { jwksUri: request.jwks_uri }),
     scope: request.scope.split(' ').filter(Boolean).join(' '),
     createdAt: nowEpochSeconds,
@@ -37,6 +38,34 @@ export async function registerClient(
   };
   await store.create(client);
   return client;
+}
+
+/** The public members a registered key is stored and served with; anything else (x5c, ext, …) is dropped. */
+const KEPT_MEMBERS = ['kty', 'kid', 'alg', 'use', 'key_ops', 'n', 'e', 'crv', 'x', 'y'] as const;
+
+/**
+ * REG-12, KEY-08: every key must be importable — an EC point on its curve, an RSA modulus and
+ * exponent that form a key — so that a registration which could never authenticate is refused
+ * now, not at every token request. The stored set keeps only the members this server uses.
+ */
+function usablePublicJwks(jwks: PublicJwks): PublicJwks {
+  return {
+    keys: jwks.keys.map((jwk, index) => {
+      try {
+        createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+      } catch {
+        throw new OAuthError(
+          jwk.kty === 'EC' ? 'jwks.ec_point_invalid' : 'jwks.malformed',
+          jwk.kty === 'EC'
+            ? `keys[${index}]: the point (x, y) is not on curve ${String(jwk.crv)}`
+            : `keys[${index}]: n and e do not form an RSA public key`,
+        );
+      }
+      const kept: Record<string, unknown> = {};
+      for (const member of KEPT_MEMBERS) if (jwk[member] !== undefined) kept[member] = jwk[member];
+      return kept as PublicJwk;
+    }),
+  };
 }
 
 /** 144 random bits, base64url: unguessable, so a precise error_description reveals nothing useful. */

@@ -188,11 +188,68 @@ describe('POST /register', () => {
       'registration.invalid_metadata',
     ],
     ['a JSON array', () => [], 'registration.invalid_metadata'],
+    [
+      'an EC point that is not on its curve (REG-12, KEY-08)',
+      () => ({
+        jwks: { keys: [{ ...key.publicJwk, x: Buffer.alloc(48, 1).toString('base64url') }] },
+        scope: 'system/Patient.rs',
+      }),
+      'jwks.ec_point_invalid',
+    ],
   ];
   it.each(invalid)('refuses %s (invalid_client_metadata)', async (_name, body, reason) => {
     const res = await admin(request(server.app).post('/register')).send(body() as object);
     expectRefusal(res, reason);
     expect(res.body.error).toBe('invalid_client_metadata');
+  });
+
+  it('stores and serves only the public members it uses (x5c and other extras are dropped)', async () => {
+    const extra = { ...key.publicJwk, x5c: ['MIIB'], x5t: 'abc', ext: true };
+    const res = await admin(request(server.app).post('/register')).send({
+      jwks: { keys: [extra] },
+      scope: 'system/Patient.rs',
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.jwks).toEqual({ keys: [key.publicJwk] });
+    expect((await admin(request(server.app).get(`/clients/${res.body.client_id}`))).body.jwks).toEqual({
+      keys: [key.publicJwk],
+    });
+  });
+
+  it('audits every administrative decision, refusals included, never with the admin secret', async () => {
+    const before = server.logs.length;
+    await request(server.app)
+      .post('/register')
+      .set('Authorization', 'Bearer wrong-admin-token-000000')
+      .send({});
+    await admin(request(server.app).post('/register')).send({ scope: 'system/Patient.rs' });
+    await admin(request(server.app).get('/clients/nobody'));
+    const lines = server.logs.slice(before);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          event: 'register',
+          outcome: 'refused',
+          status: 401,
+          reason: 'admin.unauthorized',
+        }),
+        expect.objectContaining({
+          event: 'register',
+          outcome: 'refused',
+          status: 400,
+          reason: 'registration.jwks_source',
+        }),
+        expect.objectContaining({
+          event: 'read_client',
+          outcome: 'refused',
+          status: 404,
+          reason: 'client.not_found',
+          client_id: 'nobody',
+        }),
+      ]),
+    );
+    expect(JSON.stringify(lines)).not.toContain('wrong-admin-token');
+    expect(JSON.stringify(lines)).not.toContain(ADMIN_TOKEN);
   });
 
   it('refuses a body that is not JSON, not application/json, or too large', async () => {

@@ -19,12 +19,20 @@ export function sendJson(
   res.end(text);
 }
 
+const refusals = new WeakMap<ServerResponse, OAuthError['reason']>();
+
+/** The reason code a response was refused with, once `renderError` has answered it (for audit lines). */
+export function refusalReason(res: ServerResponse): OAuthError['reason'] | undefined {
+  return refusals.get(res);
+}
+
 /**
  * The one place errors become HTTP responses: status from the reason catalogue, the RFC 6749 §5.2
  * JSON body (`error`, `error_description` = "<reason>: <precise text>"), never cached.
  */
 export function renderError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): void {
   const error = toOAuthError(err);
+  refusals.set(res, error.reason);
   if (error.status >= 500) {
     const cause = error.cause ?? (error === err ? undefined : err);
     logger.error(
