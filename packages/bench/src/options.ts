@@ -29,7 +29,7 @@ export const USAGE = `Usage: pnpm bench [-- options]     (or: node packages/benc
 
   --quick              3 s per measurement, 1 round, shorter warm-up (a smoke run, ~3 min)
   --duration S         seconds of load per measurement (default 10)
-  --rounds N           rounds per comparison, alternating which side goes first (default 2)
+  --rounds N           rounds per comparison, alternating which side goes first (default 3)
   --connections N      concurrent connections of the load generator (default 16)
   --warmup N           requests per target before its first measurement (default 2000)
   --memory-requests N  token requests for the memory figure (default 20000)
@@ -67,7 +67,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
   return {
     quick,
     durationSeconds: positive('--duration', values.duration, quick ? 3 : 10),
-    rounds: positive('--rounds', values.rounds, quick ? 1 : 2),
+    rounds: positive('--rounds', values.rounds, quick ? 1 : 3),
     connections: positive('--connections', values.connections, 16),
     warmupRequests: positive('--warmup', values.warmup, quick ? 500 : 2000),
     memoryRequests: positive('--memory-requests', values['memory-requests'], 20_000),
