@@ -71,7 +71,8 @@ async function main(): Promise<number> {
   if (options.write) {
     mkdirSync(dirname(RESULTS_FILE), { recursive: true });
     writeResults(RESULTS_FILE, results);
-    updateReadmes();
+    const problems = updateReadmes();
+    for (const problem of problems) log(`bench: warning: ${problem}`);
     log(`bench: wrote ${RESULTS_FILE} and the READMEs' Performance sections`);
   }
   const missed = results.figures.filter((f) => f.met === false);
