@@ -167,7 +167,8 @@ export class BackendServicesClient {
     const key = await this.keyPromise;
     const tokenUrl = await this.getTokenUrl();
     const obtainedAt = this.clock();
-    const { timeoutMs, retries, allowInsecureHttp, http, jku, assertionLifetime } = this.options;
+    const { timeoutMs, retries, allowInsecureHttp, maxResponseBytes, http, jku, assertionLifetime } =
+      this.options;
     const response = await requestAccessToken({
       tokenUrl,
       clientId: this.clientId,
@@ -177,6 +178,7 @@ export class BackendServicesClient {
       ...(timeoutMs !== undefined && { timeoutMs }),
       ...(retries !== undefined && { retries }),
       ...(allowInsecureHttp !== undefined && { allowInsecureHttp }),
+      ...(maxResponseBytes !== undefined && { maxResponseBytes }),
       ...(http !== undefined && { http }),
       ...(jku !== undefined && { jku }),
       ...(assertionLifetime !== undefined && { assertionLifetime }),

@@ -13,10 +13,13 @@ export interface TransportOptions {
   allowInsecureHttp?: boolean;
   /** A got instance to send with, e.g. `got.extend({ https: { certificateAuthority } })`. */
   http?: Got;
+  /** The largest response body accepted, in bytes; a larger one is cut off. Default 32 MiB. */
+  maxResponseBytes?: number;
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_RETRIES = 2;
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 2_000;
 
@@ -62,6 +65,11 @@ export function normalizeTransport(options: TransportOptions | undefined): Requi
 } {
   const timeoutMs = options?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const retries = options?.retries ?? DEFAULT_RETRIES;
+  const maxResponseBytes = options?.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes <= 0)
+    throw new InvalidInputError(
+      `maxResponseBytes must be a positive integer, got ${String(maxResponseBytes)}`,
+    );
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
     throw new InvalidInputError(`timeoutMs must be a positive integer, got ${String(timeoutMs)}`);
   if (!Number.isInteger(retries) || retries < 0 || retries > 10)
@@ -70,6 +78,7 @@ export function normalizeTransport(options: TransportOptions | undefined): Requi
     timeoutMs,
     retries,
     allowInsecureHttp: options?.allowInsecureHttp ?? false,
+    maxResponseBytes,
     http: options?.http ?? defaultGot,
   };
 }
@@ -85,14 +94,14 @@ export async function sendRequest(
   policy: SendPolicy,
   transport: TransportOptions | undefined,
 ): Promise<HttpResponse> {
-  const { timeoutMs, retries, allowInsecureHttp, http } = normalizeTransport(transport);
+  const { timeoutMs, retries, allowInsecureHttp, maxResponseBytes, http } = normalizeTransport(transport);
   const attempts = policy.retryable ? retries + 1 : 1;
   for (let attempt = 1; ; attempt++) {
     const request = await prepare();
     checkTransportSecurity(request.url, allowInsecureHttp);
     let response: HttpResponse;
     try {
-      response = await sendOnce(http, request, timeoutMs);
+      response = await sendOnce(http, request, timeoutMs, maxResponseBytes);
     } catch (error) {
       const code = error instanceof RequestError ? error.code : undefined;
       if (attempt < attempts && code !== undefined && RETRYABLE_ERROR_CODES.has(code)) {
@@ -115,8 +124,13 @@ export async function sendRequest(
   }
 }
 
-async function sendOnce(http: Got, request: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
-  const response = await http(request.url, {
+async function sendOnce(
+  http: Got,
+  request: HttpRequest,
+  timeoutMs: number,
+  maxResponseBytes: number,
+): Promise<HttpResponse> {
+  const pending = http(request.url, {
     method: request.method,
     headers: request.headers,
     body: request.body,
@@ -126,6 +140,28 @@ async function sendOnce(http: Got, request: HttpRequest, timeoutMs: number): Pro
     timeout: { request: timeoutMs },
     responseType: 'text',
   });
+  // A hostile or broken server must not make the client buffer without bound.
+  let tooLarge = false;
+  let status = 0;
+  pending.on('response', (response: { statusCode: number }) => (status = response.statusCode));
+  pending.on('downloadProgress', ({ transferred }: { transferred: number }) => {
+    if (transferred > maxResponseBytes && !tooLarge) {
+      tooLarge = true;
+      pending.cancel();
+    }
+  });
+  let response;
+  try {
+    response = await pending;
+  } catch (error) {
+    if (tooLarge) {
+      throw new InvalidResponseError(
+        `${request.method} ${describeUrl(request.url)} answered with more than ${maxResponseBytes} bytes; the response was cut off`,
+        { status, url: request.url.href },
+      );
+    }
+    throw error;
+  }
   return {
     status: response.statusCode,
     headers: response.headers,

@@ -181,6 +181,18 @@ describe('BackendServicesClient FHIR calls', () => {
       await expect(client.read('Patient', 'p1')).rejects.toBeInstanceOf(InvalidResponseError);
     });
 
+    it('cuts off a response larger than maxResponseBytes instead of buffering it', async () => {
+      const huge = { resourceType: 'Patient', id: 'p1', text: { div: 'x'.repeat(64 * 1024) } };
+      const client = await clientWith((_req, res) => fhirJson(res, 200, huge), { maxResponseBytes: 4096 });
+      const error = await client.read('Patient', 'p1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidResponseError);
+      expect((error as InvalidResponseError).message).toMatch(/more than 4096 bytes/);
+      const roomy = await clientWith((_req, res) => fhirJson(res, 200, huge), {
+        maxResponseBytes: 1024 * 1024,
+      });
+      await expect(roomy.read('Patient', 'p1')).resolves.toMatchObject({ id: 'p1' });
+    });
+
     it('refuses ids and types that are not FHIR names before sending (no path injection)', async () => {
       const client = await clientWith((_req, res) => fhirJson(res, 200, {}));
       await expect(client.read('Patient', '../../token')).rejects.toBeInstanceOf(InvalidInputError);
