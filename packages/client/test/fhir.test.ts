@@ -37,6 +37,8 @@ const OUTCOME = {
 describe('BackendServicesClient FHIR calls', () => {
   let keys: GeneratedClientKeys;
   let server: TestServer | undefined;
+  /** Every server a test started (a test may start more than one): all closed after it. */
+  const started: TestServer[] = [];
   let tokensIssued: number;
   let fhirRequests: RecordedRequest[];
 
@@ -45,7 +47,7 @@ describe('BackendServicesClient FHIR calls', () => {
   }, 30_000);
 
   afterEach(async () => {
-    await server?.close();
+    await Promise.all(started.splice(0).map((s) => s.close()));
     server = undefined;
   });
 
@@ -64,6 +66,7 @@ describe('BackendServicesClient FHIR calls', () => {
       const index = fhirRequests.push(req) - 1;
       fhir(req, res, index, `${server!.url}/fhir`);
     });
+    started.push(server);
     return new BackendServicesClient({
       fhirBaseUrl: `${server.url}/fhir`,
       tokenUrl: `${server.url}/token`,
