@@ -8,6 +8,7 @@ export {
   ConfigError,
   MIN_ADMIN_TOKEN_LENGTH,
   DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_KEY_ACTIVATION_DELAY_SECONDS,
   redactUrl,
   type Config,
   type LogLevel,
@@ -23,6 +24,7 @@ export type {
   SigningKeyRecord,
   KeyStore,
 } from './store/interfaces.js';
+export { DuplicateClientError } from './store/interfaces.js';
 export {
   SqliteClientStore,
   SqliteReplayCache,
@@ -67,7 +69,13 @@ export {
   generateSigningKey,
   rotateSigningKey,
   retireAfterFor,
+  activationTime,
+  isPublishedAt,
+  selectSigningKey,
+  signingKeyStatuses,
   KEY_REFRESH_INTERVAL_SECONDS,
+  type KeyTimings,
+  type SigningKeyStatus,
   type SigningKeyRingOptions,
   type LoadedSigningKey,
   type RotationResult,

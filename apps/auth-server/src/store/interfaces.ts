@@ -24,8 +24,16 @@ export interface ClientRecord {
   readonly disabledAt: number | null;
 }
 
+/** `ClientStore.create` with an id that is already taken; the existing client is left as it was. */
+export class DuplicateClientError extends Error {
+  constructor(readonly clientId: string) {
+    super(`a client with id ${clientId} already exists`);
+    this.name = 'DuplicateClientError';
+  }
+}
+
 export interface ClientStore {
-  /** Adds a new client. Rejects if the id already exists. */
+  /** Adds a new client. Rejects with {@link DuplicateClientError} if the id already exists. */
   create(client: ClientRecord): Promise<void>;
   get(clientId: string): Promise<ClientRecord | undefined>;
   /**

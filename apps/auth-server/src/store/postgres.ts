@@ -1,6 +1,12 @@
 import type { AccessTokenAlgorithm, PublicJwks } from '@smart-backend/protocol';
 import pg from 'pg';
-import type { ClientRecord, ClientStore, KeyStore, SigningKeyRecord } from './interfaces.js';
+import {
+  DuplicateClientError,
+  type ClientRecord,
+  type ClientStore,
+  type KeyStore,
+  type SigningKeyRecord,
+} from './interfaces.js';
 
 /**
  * The shared backend for clients and signing keys (DATABASE_URL): every auth-server replica reads
@@ -194,15 +200,21 @@ export class PostgresClientStore implements ClientStore {
   ) {}
 
   async create(client: ClientRecord): Promise<void> {
-    await this.pool.query(`INSERT INTO clients (${CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
-      client.clientId,
-      client.clientName ?? null,
-      client.jwks ? JSON.stringify(client.jwks) : null,
-      client.jwksUri ?? null,
-      client.scope,
-      client.createdAt,
-      client.disabledAt,
-    ]);
+    try {
+      await this.pool.query(`INSERT INTO clients (${CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+        client.clientId,
+        client.clientName ?? null,
+        client.jwks ? JSON.stringify(client.jwks) : null,
+        client.jwksUri ?? null,
+        client.scope,
+        client.createdAt,
+        client.disabledAt,
+      ]);
+    } catch (error) {
+      // 23505 unique_violation: the only unique constraint on clients is the primary key.
+      if ((error as { code?: unknown }).code === '23505') throw new DuplicateClientError(client.clientId);
+      throw error;
+    }
   }
 
   async get(clientId: string): Promise<ClientRecord | undefined> {

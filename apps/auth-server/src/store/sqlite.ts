@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AccessTokenAlgorithm, PublicJwks } from '@smart-backend/protocol';
 import Database from 'better-sqlite3';
-import type { ClientRecord, ClientStore, KeyStore, ReplayCache, SigningKeyRecord } from './interfaces.js';
+import {
+  DuplicateClientError,
+  type ClientRecord,
+  type ClientStore,
+  type KeyStore,
+  type ReplayCache,
+  type SigningKeyRecord,
+} from './interfaces.js';
 
 /**
  * The embedded default backend: one SQLite file per store under DATA_DIR, each created with mode
@@ -72,15 +79,22 @@ export class SqliteClientStore implements ClientStore {
   }
 
   async create(client: ClientRecord): Promise<void> {
-    this.insert.run({
-      client_id: client.clientId,
-      client_name: client.clientName ?? null,
-      jwks: client.jwks ? JSON.stringify(client.jwks) : null,
-      jwks_uri: client.jwksUri ?? null,
-      scope: client.scope,
-      created_at: client.createdAt,
-      disabled_at: client.disabledAt,
-    });
+    try {
+      this.insert.run({
+        client_id: client.clientId,
+        client_name: client.clientName ?? null,
+        jwks: client.jwks ? JSON.stringify(client.jwks) : null,
+        jwks_uri: client.jwksUri ?? null,
+        scope: client.scope,
+        created_at: client.createdAt,
+        disabled_at: client.disabledAt,
+      });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new DuplicateClientError(client.clientId);
+      }
+      throw error;
+    }
   }
 
   async get(clientId: string): Promise<ClientRecord | undefined> {
