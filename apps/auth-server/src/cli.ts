@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadKeysCliConfig, parseAccessTokenAlg, redactUrl } from './config.js';
-import { rotateSigningKey } from './signing/signing-keys.js';
+import { activationTime, rotateSigningKey, signingKeyStatuses } from './signing/signing-keys.js';
 import type { KeyStore } from './store/interfaces.js';
 import { describeError } from './store/open.js';
 import {
@@ -17,17 +17,22 @@ import { SQLITE_FILES, SqliteKeyStore } from './store/sqlite.js';
 /**
  * `smart-auth`: operator commands for the authorization server's signing keys. Works on the same
  * store as the running servers — DATA_DIR, or the PostgreSQL database of DATABASE_URL shared by
- * every replica — which notice a rotation within 5 s, or at once on their next JWKS request.
+ * every replica — which notice a rotation within 5 s, or at once on their next JWKS request, publish
+ * the new key then and sign with it from its activation time (KEY_ACTIVATION_DELAY after the
+ * rotation, read from the environment as the servers do).
  * Exit codes: 0 done, 1 failed, 2 usage or configuration error.
  */
 
 const USAGE = `Usage:
-  smart-auth keys rotate [--data-dir DIR] [--alg ALG]
-      Generate a new access-token signing key and make it the current one. The previous key
-      stays published in the JWKS until every token it signed has expired
-      (ACCESS_TOKEN_TTL + CLOCK_SKEW + 5 s after the rotation), then it is removed.
+  smart-auth keys rotate [--data-dir DIR] [--alg ALG] [--json]
+      Generate a new access-token signing key and make it the current one. The servers publish
+      it in the JWKS at once and sign with it from KEY_ACTIVATION_DELAY seconds after the
+      rotation (printed as activates_at); the key signing until then keeps signing and stays
+      published until every token it signed has expired (KEY_ACTIVATION_DELAY +
+      ACCESS_TOKEN_TTL + CLOCK_SKEW + 5 s after the rotation), then it is removed.
   smart-auth keys list [--data-dir DIR] [--json]
-      List the signing keys: kid, alg, created, retire-after, status. Never prints key material.
+      List the signing keys: kid, alg, status (signing, published (activates at …),
+      retiring (until …), expired), created, retire-after. Never prints key material.
   smart-auth db migrate [--json]
       Create or migrate the PostgreSQL schema of DATABASE_URL (what every server start does), so
       the servers can run with a role that may not create tables. Idempotent.
@@ -38,8 +43,8 @@ Options:
   --alg ALG        algorithm of the new key (default: $ACCESS_TOKEN_ALG, else ES256)
   --json           machine-readable output
 
-Environment: DATA_DIR, DATABASE_URL, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TTL, CLOCK_SKEW (as for the
-server). With DATABASE_URL set, the keys are those in that PostgreSQL database (--data-dir does
+Environment: DATA_DIR, DATABASE_URL, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TTL, CLOCK_SKEW,
+KEY_ACTIVATION_DELAY (as for the servers: use the same values). With DATABASE_URL set, the keys are those in that PostgreSQL database (--data-dir does
 not apply); the database must already hold the server's schema.
 Exit codes: 0 success, 1 failure, 2 usage or configuration error.
 `;
@@ -110,42 +115,45 @@ async function run(argv: string[]): Promise<number> {
     store = new SqliteKeyStore(dataDir);
   }
   try {
+    const timings = {
+      keyActivationDelaySeconds: env.keyActivationDelaySeconds,
+      accessTokenTtlSeconds: env.accessTokenTtlSeconds,
+      clockSkewSeconds: env.clockSkewSeconds,
+    };
     if (command === 'rotate') {
-      const { key, retired, retireAfter } = await rotateSigningKey(store, {
-        alg,
-        accessTokenTtlSeconds: env.accessTokenTtlSeconds,
-        clockSkewSeconds: env.clockSkewSeconds,
-      });
+      const { key, retired, retireAfter, activatesAt } = await rotateSigningKey(store, { alg, ...timings });
       const result = {
         event: 'rotate',
         kid: key.kid,
         alg: key.alg,
         retired,
-        retire_after: new Date(retireAfter * 1000).toISOString(),
+        activates_at: isoDate(activatesAt),
+        retire_after: isoDate(retireAfter),
       };
       process.stdout.write(
         values.json
           ? `${JSON.stringify(result)}\n`
-          : `new signing key ${key.kid} (${key.alg}) is current${
-              retired.length ? `; ${retired.join(', ')} stays published until ${result.retire_after}` : ''
-            }\n`,
+          : `new signing key ${key.kid} (${key.alg}) is published and signs from ${result.activates_at}${
+              activatesAt > key.createdAt ? ' (the key signing now keeps signing until then)' : ''
+            }${retired.length ? `; ${retired.join(', ')} stays published until ${result.retire_after}` : ''}\n`,
       );
       return 0;
     }
     const now = Math.floor(Date.now() / 1000);
-    const keys = (await store.list()).map((k) => ({
-      kid: k.kid,
-      alg: k.alg,
-      created_at: new Date(k.createdAt * 1000).toISOString(),
-      retire_after: k.retireAfter === null ? null : new Date(k.retireAfter * 1000).toISOString(),
-      status: k.retireAfter === null ? 'current' : k.retireAfter > now ? 'retiring' : 'expired',
+    const keys = signingKeyStatuses(await store.list(), now, timings).map(({ key, status }) => ({
+      kid: key.kid,
+      alg: key.alg,
+      status,
+      created_at: isoDate(key.createdAt),
+      activates_at: status === 'published' ? isoDate(activationTime(key, timings)) : null,
+      retire_after: key.retireAfter === null ? null : isoDate(key.retireAfter),
     }));
     if (values.json) {
       process.stdout.write(`${JSON.stringify(keys)}\n`);
     } else {
       const rows = [
         ['KID', 'ALG', 'STATUS', 'CREATED', 'RETIRE AFTER'],
-        ...keys.map((k) => [k.kid, k.alg, k.status, k.created_at, k.retire_after ?? '-']),
+        ...keys.map((k) => [k.kid, k.alg, statusText(k), k.created_at, k.retire_after ?? '-']),
       ];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
       for (const row of rows)
@@ -160,6 +168,21 @@ async function run(argv: string[]): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+function isoDate(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString();
+}
+
+/** `signing`, `published (activates at …)`, `retiring (until …)` or `expired`. */
+function statusText(key: {
+  status: string;
+  activates_at: string | null;
+  retire_after: string | null;
+}): string {
+  if (key.status === 'published') return `published (activates at ${key.activates_at})`;
+  if (key.status === 'retiring') return `retiring (until ${key.retire_after})`;
+  return key.status;
 }
 
 /** `smart-auth db migrate`: the start-up migration on its own (deploy pipelines, least privilege). */

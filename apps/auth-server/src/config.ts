@@ -27,6 +27,12 @@ export interface Config {
   readonly dataDir: string;
   readonly accessTokenTtlSeconds: number;
   readonly accessTokenAlg: AccessTokenAlgorithm;
+  /**
+   * KEY_ACTIVATION_DELAY: seconds between a rotation and the moment its key starts signing. The key
+   * is published at once, so resource servers caching the JWKS know it before any token carries it.
+   * Every replica (and `smart-auth`) must use the same value.
+   */
+  readonly keyActivationDelaySeconds: number;
   readonly logLevel: LogLevel;
   /**
    * DATABASE_URL (postgres://…): clients and signing keys in PostgreSQL, shared by every replica.
@@ -46,6 +52,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 export const DEFAULT_REDIS_KEY_PREFIX = 'smart-auth:';
+
+/**
+ * Default KEY_ACTIVATION_DELAY: a resource server learns a published key within its JWKS cache
+ * lifetime (the FHIR API: 60 s) plus what an HTTP cache in between may add (the JWKS endpoint says
+ * `max-age=60`).
+ */
+export const DEFAULT_KEY_ACTIVATION_DELAY_SECONDS = 120;
+export const MAX_KEY_ACTIVATION_DELAY_SECONDS = 3600;
 
 /** A configuration problem; `variable` names the environment variable at fault. */
 export class ConfigError extends Error {
@@ -131,6 +145,9 @@ const SCHEMAS = {
   ACCESS_TOKEN_ALG: z
     .enum(ACCESS_TOKEN_ALGORITHMS, { error: `must be one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}` })
     .default('ES256'),
+  KEY_ACTIVATION_DELAY: integer(0, MAX_KEY_ACTIVATION_DELAY_SECONDS).default(
+    DEFAULT_KEY_ACTIVATION_DELAY_SECONDS,
+  ),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   DATABASE_URL: connectionUrl(['postgres:', 'postgresql:']).optional(),
   REDIS_URL: connectionUrl(['redis:', 'rediss:']).optional(),
@@ -164,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(read(env, 'DATA_DIR')),
     accessTokenTtlSeconds: read(env, 'ACCESS_TOKEN_TTL'),
     accessTokenAlg: read(env, 'ACCESS_TOKEN_ALG'),
+    keyActivationDelaySeconds: read(env, 'KEY_ACTIVATION_DELAY'),
     logLevel: read(env, 'LOG_LEVEL'),
     databaseUrl: read(env, 'DATABASE_URL'),
     redisUrl: read(env, 'REDIS_URL'),
@@ -177,7 +195,10 @@ export function withBoundPort(config: Config, boundPort: number): Config {
   return { ...config, port: boundPort, publicUrl: `http://localhost:${boundPort}` };
 }
 
-/** What `smart-auth keys …` needs: where the keys live and how long old keys must stay published. */
+/**
+ * What `smart-auth keys …` needs: where the keys live, when a new key starts signing and how long
+ * old keys must stay published (the same variables as the server's, so both agree).
+ */
 export interface KeysCliConfig {
   readonly dataDir: string;
   /** When set, the keys live in this PostgreSQL database (as for the server), not under dataDir. */
@@ -185,6 +206,7 @@ export interface KeysCliConfig {
   readonly accessTokenAlg: AccessTokenAlgorithm;
   readonly accessTokenTtlSeconds: number;
   readonly clockSkewSeconds: number;
+  readonly keyActivationDelaySeconds: number;
 }
 
 export function loadKeysCliConfig(env: Env = process.env): KeysCliConfig {
@@ -194,6 +216,7 @@ export function loadKeysCliConfig(env: Env = process.env): KeysCliConfig {
     accessTokenAlg: read(env, 'ACCESS_TOKEN_ALG'),
     accessTokenTtlSeconds: read(env, 'ACCESS_TOKEN_TTL'),
     clockSkewSeconds: read(env, 'CLOCK_SKEW'),
+    keyActivationDelaySeconds: read(env, 'KEY_ACTIVATION_DELAY'),
   };
 }
 

@@ -73,6 +73,7 @@ export async function startServer(
       alg: config.accessTokenAlg,
       accessTokenTtlSeconds: config.accessTokenTtlSeconds,
       clockSkewSeconds: config.clockSkewSeconds,
+      keyActivationDelaySeconds: config.keyActivationDelaySeconds,
       logger,
     });
   } catch (error) {
@@ -120,8 +121,9 @@ export async function startServer(
     else logger.warn(warning.fields, warning.msg);
   }
   if (signingKeys.generatedOnOpen) {
-    const { kid, alg, reason } = signingKeys.generatedOnOpen;
-    logger.info({ event: 'rotate', kid, alg, reason }, 'signing key generated');
+    const { kid, alg, reason, activatesAt } = signingKeys.generatedOnOpen;
+    const activates_at = new Date(activatesAt * 1000).toISOString();
+    logger.info({ event: 'rotate', kid, alg, reason, activates_at }, 'signing key generated');
   }
   if (config.adminToken === undefined) {
     logger.warn(

@@ -232,6 +232,7 @@ function ringOptions(config: ReturnType<typeof loadConfig>) {
     alg: config.accessTokenAlg,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     clockSkewSeconds: config.clockSkewSeconds,
+    keyActivationDelaySeconds: config.keyActivationDelaySeconds,
   };
 }
 

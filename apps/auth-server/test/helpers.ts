@@ -26,10 +26,18 @@ export const FHIR_BASE = 'http://fhir.test/fhir';
 
 export type LogLine = Record<string, unknown> & { msg?: string; event?: string };
 
-/** A controllable clock: real time plus an offset tests move forward. */
+/**
+ * A controllable clock: real time plus an offset tests move forward. A {@link TestClock.frozen}
+ * clock does not tick on its own, so a test can stand exactly one second before a boundary.
+ */
 export class TestClock {
   offsetMs = 0;
-  readonly now = () => Date.now() + this.offsetMs;
+  constructor(private readonly frozenAtMs?: number) {}
+  /** Stopped at the start of the current second; only `advance` moves it. */
+  static frozen(): TestClock {
+    return new TestClock(Math.floor(Date.now() / 1000) * 1000);
+  }
+  readonly now = () => (this.frozenAtMs ?? Date.now()) + this.offsetMs;
   advance(seconds: number): void {
     this.offsetMs += seconds * 1000;
   }
@@ -91,6 +99,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     alg: config.accessTokenAlg,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     clockSkewSeconds: config.clockSkewSeconds,
+    keyActivationDelaySeconds: config.keyActivationDelaySeconds,
     now: clock.now,
     refreshIntervalMs: 0,
     logger,

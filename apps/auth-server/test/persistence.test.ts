@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, decodeJwt, jwtVerify } from 'jose';
 import request from 'supertest';
 import {
   SigningKeyRing,
   generateSigningKey,
-  retireAfterFor,
   rotateSigningKey,
+  selectSigningKey,
 } from '../src/signing/signing-keys.js';
 import { SqliteKeyStore, SqliteReplayCache } from '../src/store/sqlite.js';
 import {
@@ -94,15 +94,46 @@ describe('restart on the same DATA_DIR', () => {
     );
   });
 
-  it('a changed ACCESS_TOKEN_ALG rotates to a key of that algorithm; the old key stays published', async () => {
+  it('a changed ACCESS_TOKEN_ALG rotates to a key of that algorithm: published at once, signing after KEY_ACTIVATION_DELAY; the old key signs meanwhile', async () => {
     const dataDir = tempDir();
-    const first = await serverOn(dataDir);
+    const clock = TestClock.frozen();
+    const first = await serverOn(dataDir, undefined, clock);
     const oldKid = first.signingKeys.current().kid;
-    const second = await serverOn(dataDir, { ACCESS_TOKEN_ALG: 'ES384' });
-    expect(second.signingKeys.current().alg).toBe('ES384');
-    expect(second.signingKeys.generatedOnOpen?.reason).toBe('algorithm changed');
+    clock.advance(1000);
+    const second = await serverOn(dataDir, { ACCESS_TOKEN_ALG: 'ES384' }, clock);
+    const generated = second.signingKeys.generatedOnOpen;
+    expect(generated).toMatchObject({ reason: 'algorithm changed', alg: 'ES384' });
+    expect(generated?.activatesAt).toBe(clock.seconds() + 120);
     const kids = second.signingKeys.publicJwks().keys.map((k) => k.kid);
-    expect(kids).toEqual([oldKid, second.signingKeys.current().kid]);
+    expect(kids).toEqual([oldKid, generated?.kid]);
+    expect(second.signingKeys.current()).toMatchObject({ kid: oldKid, alg: 'ES256' });
+    clock.advance(119);
+    expect(second.signingKeys.current().kid).toBe(oldKid);
+    clock.advance(1);
+    expect(second.signingKeys.current()).toMatchObject({ kid: generated?.kid, alg: 'ES384' });
+  });
+
+  it('a restart during the activation delay keeps the previous key signing until the new one activates', async () => {
+    const dataDir = tempDir();
+    const clock = TestClock.frozen();
+    const first = await serverOn(dataDir, undefined, clock);
+    const oldKid = first.signingKeys.current().kid;
+    clock.advance(1000);
+    const { key, activatesAt } = await rotateSigningKey(first.stores.keys, {
+      alg: 'ES256',
+      keyActivationDelaySeconds: 120,
+      accessTokenTtlSeconds: 300,
+      clockSkewSeconds: 10,
+      now: clock.now,
+    });
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+    clock.advance(60);
+    const second = await serverOn(dataDir, undefined, clock);
+    expect(second.signingKeys.current().kid).toBe(oldKid);
+    expect(second.signingKeys.publicJwks().keys.map((k) => k.kid)).toEqual([oldKid, key.kid]);
+    clock.advance(activatesAt - clock.seconds());
+    expect(second.signingKeys.current().kid).toBe(key.kid);
   });
 });
 
@@ -287,10 +318,10 @@ describe('signing keys', () => {
     expect((await a.list()).filter((k) => k.retireAfter === null)).toHaveLength(1);
   });
 
-  it('a rotation by another process is picked up on refresh: new key signs, old one stays until every token it signed expired', async () => {
+  it('with KEY_ACTIVATION_DELAY=0, a rotation by another process is picked up on refresh: new key signs at once, old one stays until every token it signed expired', async () => {
     const dataDir = tempDir();
-    const clock = new TestClock();
-    const server = await serverOn(dataDir, undefined, clock);
+    const clock = TestClock.frozen();
+    const server = await serverOn(dataDir, { KEY_ACTIVATION_DELAY: '0' }, clock);
     const oldKid = server.signingKeys.current().kid;
     const key = await makeClientKey('ES384');
     const id = await register(server.app, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
@@ -305,14 +336,18 @@ describe('signing keys', () => {
       key: newKey,
       retired,
       retireAfter,
+      activatesAt,
     } = await rotateSigningKey(cli, {
       alg: 'ES256',
+      keyActivationDelaySeconds: 0,
       accessTokenTtlSeconds: 300,
       clockSkewSeconds: 10,
       now: clock.now,
     });
     expect(retired).toEqual([oldKid]);
-    expect(retireAfter).toBe(retireAfterFor(clock.seconds(), 300, 10));
+    // TTL + skew + the 5 s refresh interval, nothing for the activation delay.
+    expect(retireAfter).toBe(clock.seconds() + 300 + 10 + 5);
+    expect(activatesAt).toBe(clock.seconds());
 
     // The JWKS endpoint re-reads the store: both keys at once.
     const jwks = await request(server.app).get('/.well-known/jwks.json');
@@ -321,11 +356,7 @@ describe('signing keys', () => {
       server.app,
       tokenForm(await makeAssertion(id, key, { now: clock.seconds() })),
     );
-    expect(
-      JSON.parse(
-        Buffer.from((after.body.access_token as string).split('.')[0] as string, 'base64url').toString(),
-      ).kid,
-    ).toBe(newKey.kid);
+    expect(decodeProtectedHeader(after.body.access_token as string).kid).toBe(newKey.kid);
     await expect(
       jwtVerify(before.body.access_token as string, createLocalJWKSet(jwks.body)),
     ).resolves.toBeDefined();
@@ -333,7 +364,7 @@ describe('signing keys', () => {
     // Just before retire-after the old key is still published; after it, gone from JWKS and store.
     clock.advance(retireAfter - clock.seconds() - 1);
     expect((await request(server.app).get('/.well-known/jwks.json')).body.keys).toHaveLength(2);
-    clock.advance(2);
+    clock.advance(1);
     const later = await request(server.app).get('/.well-known/jwks.json');
     expect((later.body.keys as Array<{ kid: string }>).map((k) => k.kid)).toEqual([newKey.kid]);
     expect((await cli.list()).map((k) => k.kid)).toEqual([newKey.kid]);
@@ -347,18 +378,10 @@ describe('signing keys', () => {
     const store = new SqliteKeyStore(dataDir);
     const other = new SqliteKeyStore(dataDir);
     open.push(store, other);
-    const ring = await SigningKeyRing.open(store, {
-      alg: 'ES256',
-      accessTokenTtlSeconds: 300,
-      clockSkewSeconds: 10,
-      refreshIntervalMs: 30,
-    });
+    const timings = { keyActivationDelaySeconds: 0, accessTokenTtlSeconds: 300, clockSkewSeconds: 10 };
+    const ring = await SigningKeyRing.open(store, { alg: 'ES256', ...timings, refreshIntervalMs: 30 });
     open.push(ring);
-    const { key } = await rotateSigningKey(other, {
-      alg: 'ES256',
-      accessTokenTtlSeconds: 300,
-      clockSkewSeconds: 10,
-    });
+    const { key } = await rotateSigningKey(other, { alg: 'ES256', ...timings });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(ring.current().kid).toBe(key.kid);
   });
@@ -371,5 +394,201 @@ describe('signing keys', () => {
     expect(jwks.status).toBe(200);
     expect((jwks.body.keys as Array<{ kid: string }>).map((k) => k.kid)).toEqual([kid]);
     expect(server.logs.some((l) => l.event === 'signing_keys' && l.level === 'warn')).toBe(true);
+  });
+});
+
+/**
+ * Publish before signing: a rotated-in key is in the JWKS at once but signs only from
+ * createdAt + KEY_ACTIVATION_DELAY, so resource servers caching the JWKS (the FHIR API: 60 s, and
+ * at most one unknown-kid refetch per 30 s) know it before any token carries it.
+ */
+describe('publish before signing (KEY_ACTIVATION_DELAY)', () => {
+  const TIMINGS = { keyActivationDelaySeconds: 120, accessTokenTtlSeconds: 300, clockSkewSeconds: 10 };
+
+  /** A server on a frozen clock, a registered client, and a way to ask for a token now. */
+  async function setup(env?: Record<string, string>) {
+    const dataDir = tempDir();
+    const clock = TestClock.frozen();
+    const server = await serverOn(dataDir, env, clock);
+    const clientKey = await makeClientKey('ES384');
+    const id = await register(server.app, { jwks: jwksOf(clientKey), scope: 'system/Patient.rs' });
+    const cli = new SqliteKeyStore(dataDir); // `smart-auth keys rotate`, from another connection
+    open.push(cli);
+    const token = async () => {
+      const res = await postToken(
+        server.app,
+        tokenForm(await makeAssertion(id, clientKey, { now: clock.seconds() })),
+      );
+      expect(res.status).toBe(200);
+      const accessToken = res.body.access_token as string;
+      return { accessToken, kid: decodeProtectedHeader(accessToken).kid, exp: decodeJwt(accessToken).exp! };
+    };
+    const jwksKids = async () =>
+      ((await request(server.app).get('/.well-known/jwks.json')).body.keys as Array<{ kid: string }>).map(
+        (k) => k.kid,
+      );
+    const rotate = (timings = TIMINGS) => rotateSigningKey(cli, { alg: 'ES256', ...timings, now: clock.now });
+    return { server, clock, cli, token, jwksKids, rotate };
+  }
+
+  it('first start: the first key signs at once', async () => {
+    const { server, clock, token, jwksKids } = await setup();
+    const generated = server.signingKeys.generatedOnOpen;
+    expect(generated).toMatchObject({ reason: 'first start', activatesAt: clock.seconds() });
+    expect((await token()).kid).toBe(generated?.kid);
+    expect(await jwksKids()).toEqual([generated?.kid]);
+  });
+
+  it('after a rotation the JWKS publishes both keys at once while tokens keep the old kid; from createdAt + delay tokens carry the new kid; the old key stays published until retire-after', async () => {
+    const { server, clock, cli, token, jwksKids, rotate } = await setup(); // KEY_ACTIVATION_DELAY unset: 120
+    clock.advance(1000); // an established key
+    const old = await token();
+    const rotatedAt = clock.seconds();
+    const { key, retireAfter, activatesAt } = await rotate();
+    expect(activatesAt).toBe(rotatedAt + 120);
+    expect(retireAfter).toBe(rotatedAt + 120 + 300 + 10 + 5);
+
+    expect(await jwksKids()).toEqual([old.kid, key.kid]);
+    expect((await token()).kid).toBe(old.kid);
+    expect(server.logs).toContainEqual(
+      expect.objectContaining({
+        event: 'rotate',
+        kid: key.kid,
+        activates_at: new Date(activatesAt * 1000).toISOString(),
+      }),
+    );
+
+    clock.advance(activatesAt - clock.seconds() - 1); // the last second of the old key
+    const last = await token();
+    expect(last.kid).toBe(old.kid);
+    clock.advance(1); // no JWKS request, no refresh: the token endpoint follows the clock
+    const fresh = await token();
+    expect(fresh.kid).toBe(key.kid);
+    expect(server.logs).toContainEqual(
+      expect.objectContaining({ event: 'rotate', kid: key.kid, previous_kid: old.kid }),
+    );
+    // Every token the old key signed is past exp + skew while the key is still published.
+    expect(last.exp + TIMINGS.clockSkewSeconds).toBeLessThan(retireAfter);
+    const published = await request(server.app).get('/.well-known/jwks.json');
+    for (const { accessToken } of [old, last, fresh]) {
+      await expect(
+        jwtVerify(accessToken, createLocalJWKSet(published.body), {
+          issuer: PUBLIC_URL,
+          audience: FHIR_BASE,
+        }),
+      ).resolves.toBeDefined();
+    }
+
+    clock.advance(retireAfter - clock.seconds() - 1);
+    expect(await jwksKids()).toEqual([old.kid, key.kid]);
+    clock.advance(1);
+    expect(await jwksKids()).toEqual([key.kid]);
+    expect((await cli.list()).map((k) => k.kid)).toEqual([key.kid]);
+    expect((await token()).kid).toBe(key.kid);
+  });
+
+  it('two rotations within one delay (A→B→C): A signs until B activates, B until C activates; each stays published until its last token expired', async () => {
+    const { server, clock, token, jwksKids, rotate } = await setup();
+    const a = server.signingKeys.current().kid;
+    clock.advance(1000);
+    const t0 = clock.seconds();
+    const b = await rotate();
+    clock.advance(30);
+    const c = await rotate();
+    expect(b.retired).toEqual([a]);
+    expect(c.retired).toEqual([b.key.kid]);
+    expect([b.activatesAt, c.activatesAt]).toEqual([t0 + 120, t0 + 150]);
+
+    expect(await jwksKids()).toEqual([a, b.key.kid, c.key.kid]);
+    const issued: Array<{ kid: string | undefined; exp: number }> = [];
+    const expectSigner = async (kid: string) => {
+      const t = await token();
+      expect(t.kid).toBe(kid);
+      issued.push(t);
+    };
+    await expectSigner(a);
+    clock.advance(t0 + 119 - clock.seconds());
+    await expectSigner(a);
+    clock.advance(1);
+    await expectSigner(b.key.kid);
+    clock.advance(t0 + 149 - clock.seconds());
+    await expectSigner(b.key.kid);
+    clock.advance(1);
+    await expectSigner(c.key.kid);
+    expect(await jwksKids()).toEqual([a, b.key.kid, c.key.kid]);
+
+    // Retire-after of A comes from B's rotation, B's from C's: both outlive their last tokens.
+    const retireAfter = new Map([
+      [a, b.retireAfter],
+      [b.key.kid, c.retireAfter],
+    ]);
+    for (const t of issued.filter((t) => t.kid !== c.key.kid))
+      expect(t.exp + TIMINGS.clockSkewSeconds).toBeLessThan(retireAfter.get(t.kid!)!);
+    clock.advance(b.retireAfter - clock.seconds());
+    expect(await jwksKids()).toEqual([b.key.kid, c.key.kid]);
+    clock.advance(c.retireAfter - clock.seconds());
+    expect(await jwksKids()).toEqual([c.key.kid]);
+    await expectSigner(c.key.kid);
+  });
+
+  it('a rotation right after first start: the first key keeps signing until the new one activates', async () => {
+    const { server, clock, token, jwksKids, rotate } = await setup();
+    const first = server.signingKeys.current().kid;
+    clock.advance(10);
+    const { key, activatesAt } = await rotate();
+    expect(await jwksKids()).toEqual([first, key.kid]); // a running server reads the store every 5 s
+    expect((await token()).kid).toBe(first);
+    clock.advance(activatesAt - clock.seconds() - 1);
+    expect((await token()).kid).toBe(first);
+    clock.advance(1);
+    expect((await token()).kid).toBe(key.kid);
+  });
+
+  it('KEY_ACTIVATION_DELAY=0 keeps the immediate switch', async () => {
+    const { clock, token, jwksKids, rotate } = await setup({ KEY_ACTIVATION_DELAY: '0' });
+    clock.advance(1000);
+    const old = await token();
+    const { key, activatesAt, retireAfter } = await rotate({ ...TIMINGS, keyActivationDelaySeconds: 0 });
+    expect([activatesAt, retireAfter]).toEqual([clock.seconds(), clock.seconds() + 315]);
+    expect(await jwksKids()).toEqual([old.kid, key.kid]);
+    expect((await token()).kid).toBe(key.kid);
+  });
+
+  it('a rotation made with a shorter delay than the server uses (mismatched settings): no token outlives the key that signed it', async () => {
+    const { clock, token, jwksKids, rotate } = await setup(); // the server waits 120 s…
+    clock.advance(1000);
+    const old = await token();
+    const t0 = clock.seconds();
+    // …but the rotation assumed 0 s, so the old key is retired after only TTL + skew + 5 s.
+    const { key, retireAfter } = await rotate({ ...TIMINGS, keyActivationDelaySeconds: 0 });
+    expect(retireAfter).toBe(t0 + 315);
+    expect(await jwksKids()).toEqual([old.kid, key.kid]);
+    // The old key signs only while a token signed now still expires before it leaves the JWKS.
+    for (let second = 0; second <= 130; second++) {
+      clock.advance(t0 + second - clock.seconds());
+      const t = await token();
+      const expected = retireAfter - clock.seconds() > 310 ? old.kid : key.kid;
+      expect([second, t.kid]).toEqual([second, expected]);
+      if (t.kid === old.kid) expect(t.exp + 10).toBeLessThan(retireAfter);
+    }
+  });
+
+  it('selectSigningKey: the newest activated key, else the oldest; never one that its tokens would outlive', () => {
+    const key = (name: string, createdAt: number, retireAfter: number | null = null) => ({
+      name,
+      createdAt,
+      retireAfter,
+    });
+    const pick = (keys: ReturnType<typeof key>[], now: number) => selectSigningKey(keys, now, TIMINGS)?.name;
+    expect(pick([key('first', 1000)], 1000)).toBe('first');
+    expect(pick([key('a', 0, 1000 + 435), key('b', 1000)], 1119)).toBe('a');
+    expect(pick([key('a', 0, 1000 + 435), key('b', 1000)], 1120)).toBe('b');
+    // Fresh store, rotated within the delay: the first key still signs.
+    expect(pick([key('a', 1000, 1010 + 435), key('b', 1010)], 1011)).toBe('a');
+    // A key past retire-after is never chosen, nor one with less than TTL + skew left.
+    expect(pick([key('a', 0, 1100), key('b', 1000)], 1100)).toBe('b');
+    expect(pick([key('a', 0, 1100 + 310), key('b', 1000)], 1100)).toBe('b');
+    expect(pick([key('a', 0, 1100 + 311), key('b', 1000)], 1100)).toBe('a');
+    expect(pick([], 1000)).toBeUndefined();
   });
 });

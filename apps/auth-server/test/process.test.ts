@@ -242,25 +242,70 @@ describe('smart-auth (dist/cli.js)', () => {
     expect(result.stderr).toContain('no key store');
   });
 
-  it('keys rotate on a running server: JWKS publishes both keys at once, new tokens use the new kid', async () => {
+  it('keys rotate on a running server: JWKS publishes both keys at once, the old kid signs until activates_at (KEY_ACTIVATION_DELAY, default 120 s)', async () => {
     const dataDir = tempDir();
     const server = await startMain({ DATA_DIR: dataDir });
+    const key = await makeClientKey('ES384');
+    const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    const aud = `${server.url}/token`;
+    const kidOfNewToken = async () =>
+      decodeProtectedHeader(
+        (await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }))).body
+          .access_token as string,
+      ).kid;
+    const oldKid = await kidOfNewToken();
+
+    const rotatedAt = Math.floor(Date.now() / 1000);
+    const rotated = await cli(['keys', 'rotate', '--data-dir', dataDir, '--json']);
+    expect(rotated.code).toBe(0);
+    const result = JSON.parse(rotated.stdout) as {
+      kid: string;
+      activates_at: string;
+      retire_after: string;
+    };
+    expect(result).toMatchObject({ event: 'rotate', alg: 'ES256', retired: [oldKid] });
+    const activatesAt = Date.parse(result.activates_at) / 1000;
+    expect(activatesAt - rotatedAt).toBeGreaterThanOrEqual(120);
+    expect(activatesAt - rotatedAt).toBeLessThanOrEqual(121);
+    expect(Date.parse(result.retire_after) / 1000 - activatesAt).toBe(300 + 10 + 5);
+
+    const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ kid: string }>;
+    };
+    expect(jwks.keys.map((k) => k.kid)).toEqual([oldKid, result.kid]);
+    expect(await kidOfNewToken()).toBe(oldKid);
+
+    const listed = await cli(['keys', 'list', '--json'], { DATA_DIR: dataDir });
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ kid: oldKid, status: 'signing', retire_after: result.retire_after }),
+      expect.objectContaining({
+        kid: result.kid,
+        status: 'published',
+        activates_at: result.activates_at,
+        retire_after: null,
+      }),
+    ]);
+    const table = await cli(['keys', 'list', '--data-dir', dataDir]);
+    expect(table.stdout.split('\n')).toHaveLength(3);
+    expect(table.stdout).toContain(`published (activates at ${result.activates_at})`);
+    expect(table.stdout).not.toContain('"d"');
+    expect(fs.statSync(path.join(dataDir, 'keys.db')).mode & 0o777).toBe(0o600);
+  });
+
+  it('keys rotate with KEY_ACTIVATION_DELAY=0 on server and CLI: new tokens use the new kid at once', async () => {
+    const dataDir = tempDir();
+    const server = await startMain({ DATA_DIR: dataDir, KEY_ACTIVATION_DELAY: '0' });
     const key = await makeClientKey('ES384');
     const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
     const aud = `${server.url}/token`;
     const before = await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }));
     const oldKid = decodeProtectedHeader(before.body.access_token as string).kid;
 
-    const rotated = await cli(['keys', 'rotate', '--data-dir', dataDir, '--json']);
+    const rotated = await cli(['keys', 'rotate', '--json'], { DATA_DIR: dataDir, KEY_ACTIVATION_DELAY: '0' });
     expect(rotated.code).toBe(0);
-    const result = JSON.parse(rotated.stdout) as {
-      event: string;
-      kid: string;
-      retired: string[];
-      retire_after: string;
-    };
-    expect(result).toMatchObject({ event: 'rotate', alg: 'ES256', retired: [oldKid] });
-
+    const result = JSON.parse(rotated.stdout) as { kid: string; retire_after: string };
+    expect(result).toMatchObject({ retired: [oldKid] });
     const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
       keys: Array<{ kid: string }>;
     };
@@ -268,16 +313,11 @@ describe('smart-auth (dist/cli.js)', () => {
     const after = await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }));
     expect(decodeProtectedHeader(after.body.access_token as string).kid).toBe(result.kid);
 
-    const listed = await cli(['keys', 'list', '--json'], { DATA_DIR: dataDir });
-    expect(listed.code).toBe(0);
+    const listed = await cli(['keys', 'list', '--json'], { DATA_DIR: dataDir, KEY_ACTIVATION_DELAY: '0' });
     expect(JSON.parse(listed.stdout)).toEqual([
       expect.objectContaining({ kid: oldKid, status: 'retiring', retire_after: result.retire_after }),
-      expect.objectContaining({ kid: result.kid, status: 'current', retire_after: null }),
+      expect.objectContaining({ kid: result.kid, status: 'signing', retire_after: null }),
     ]);
-    const table = await cli(['keys', 'list', '--data-dir', dataDir]);
-    expect(table.stdout.split('\n')).toHaveLength(3);
-    expect(table.stdout).not.toContain('"d"');
-    expect(fs.statSync(path.join(dataDir, 'keys.db')).mode & 0o777).toBe(0o600);
   });
 
   it('keys rotate --alg generates a key of that algorithm', async () => {

@@ -11,6 +11,7 @@ import {
   freePort,
   removeRedisPrefix,
   testRedisPrefix,
+  waitFor,
   type TestDatabase,
 } from './backends.js';
 import {
@@ -144,6 +145,7 @@ describe('node dist/main.js on PostgreSQL and Redis', () => {
     });
     const server = await startMain({ ...sharedEnv(), LOG_LEVEL: 'debug' });
     expect(server.first).toMatchObject({ msg: 'listening' });
+    await waitFor(() => server.lines.length > 1); // the lines arrive one by one
     const stores = JSON.parse(server.lines[1] as string) as Record<string, unknown>;
     expect(stores).toMatchObject({
       msg: 'stores opened',
@@ -214,8 +216,8 @@ describe('node dist/main.js on PostgreSQL and Redis', () => {
 });
 
 describe('smart-auth with DATABASE_URL', () => {
-  it('rotates the key in the shared database: a running server publishes and uses it at once', async () => {
-    const env = sharedEnv();
+  it('rotates the key in the shared database: a running server publishes it at once and signs with it from activates_at (KEY_ACTIVATION_DELAY)', async () => {
+    const env = { ...sharedEnv(), KEY_ACTIVATION_DELAY: '2' };
     const server = await startMain(env);
     const key = await makeClientKey('ES384');
     const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
@@ -223,21 +225,39 @@ describe('smart-auth with DATABASE_URL', () => {
     const before = await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }));
     const oldKid = decodeProtectedHeader(before.body.access_token as string).kid;
 
-    const rotated = await cli(['keys', 'rotate', '--json'], { DATABASE_URL: databaseUrl });
+    const rotated = await cli(['keys', 'rotate', '--json'], {
+      DATABASE_URL: databaseUrl,
+      KEY_ACTIVATION_DELAY: '2',
+    });
     expect(rotated.code).toBe(0);
-    const result = JSON.parse(rotated.stdout) as { kid: string; retired: string[] };
+    const result = JSON.parse(rotated.stdout) as { kid: string; retired: string[]; activates_at: string };
     expect(result.retired).toEqual([oldKid]);
     const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
       keys: Array<{ kid: string }>;
     };
     expect(jwks.keys.map((k) => k.kid)).toEqual([oldKid, result.kid]);
+    const listedBefore = await cli(['keys', 'list', '--json'], {
+      DATABASE_URL: databaseUrl,
+      KEY_ACTIVATION_DELAY: '2',
+    });
+    expect(JSON.parse(listedBefore.stdout)).toEqual([
+      expect.objectContaining({ kid: oldKid, status: 'signing' }),
+      expect.objectContaining({ kid: result.kid, status: 'published', activates_at: result.activates_at }),
+    ]);
+    // Activation is a moment, not a state change: wait until it has passed, then new tokens carry the new kid.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, Date.parse(result.activates_at) - Date.now() + 1000)),
+    );
     const after = await tokenOver(server.url, await makeAssertion(id, key, { claims: { aud } }));
     expect(decodeProtectedHeader(after.body.access_token as string).kid).toBe(result.kid);
 
-    const listed = await cli(['keys', 'list', '--json'], { DATABASE_URL: databaseUrl });
+    const listed = await cli(['keys', 'list', '--json'], {
+      DATABASE_URL: databaseUrl,
+      KEY_ACTIVATION_DELAY: '2',
+    });
     expect(JSON.parse(listed.stdout)).toEqual([
       expect.objectContaining({ kid: oldKid, status: 'retiring' }),
-      expect.objectContaining({ kid: result.kid, status: 'current' }),
+      expect.objectContaining({ kid: result.kid, status: 'signing' }),
     ]);
     expect(listed.stdout + listed.stderr).not.toContain(PASSWORD);
     server.child.kill('SIGTERM');

@@ -67,6 +67,8 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
+    // Publish-before-sign, shortened so the test sees both phases of a rotation (default 120 s).
+    KEY_ACTIVATION_DELAY: '5',
   };
   const start = (name: string, port: number) => {
     const dataDir = tempDir(`replica-${name}`);
@@ -242,18 +244,34 @@ describe('two auth-server replicas on shared PostgreSQL and Redis', () => {
     expect(proxy.forwarded.every((count, i) => count > before[i]!)).toBe(true);
   });
 
-  it('a key rotated on replica A (smart-auth keys rotate on the shared database) is published and used by replica B at once', async () => {
+  it('a key rotated on the shared database is published by both replicas at once and used by both from activates_at', async () => {
     const client = await newClient();
+    const kidFrom = async (address: string) =>
+      decodeProtectedHeader(
+        (await postToken(address, await assertionFor(client))).body.access_token as string,
+      ).kid;
     const before = await postToken(replicas[B].address, await assertionFor(client));
     const oldKid = decodeProtectedHeader(before.body.access_token as string).kid;
 
     const rotated = await runAuthCli(['keys', 'rotate', '--json'], { ...authEnv });
     expect(rotated.code).toBe(0);
-    const { kid: newKid, retired } = JSON.parse(rotated.stdout) as { kid: string; retired: string[] };
+    const {
+      kid: newKid,
+      retired,
+      activates_at: activatesAt,
+    } = JSON.parse(rotated.stdout) as { kid: string; retired: string[]; activates_at: string };
     expect(retired).toEqual([oldKid]);
 
+    // Published by every replica before any token carries it.
     for (const replica of replicas) {
       expect((await jwksOf(replica.address)).keys.map((k) => k.kid)).toEqual([oldKid, newKid]);
+      if (Date.parse(activatesAt) - Date.now() > 1000) expect(await kidFrom(replica.address)).toBe(oldKid);
+    }
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, Date.parse(activatesAt) - Date.now() + 1000)),
+    );
+
+    for (const replica of replicas) {
       const after = await postToken(replica.address, await assertionFor(client));
       expect([replica.name, decodeProtectedHeader(after.body.access_token as string).kid]).toEqual([
         replica.name,

@@ -7,9 +7,14 @@ import type { KeyStore, SigningKeyRecord } from '../store/interfaces.js';
 /**
  * The server's own access-token signing keys (RFC 9068): generated on first start, persisted in a
  * {@link KeyStore}, rotated by `smart-auth keys rotate` (possibly another process or replica).
- * The ring re-reads the store every few seconds and before answering the JWKS endpoint, so a new
- * key is published and used at once, and a retired key stays published until every token it
- * signed has expired.
+ * The ring re-reads the store every few seconds and before answering the JWKS endpoint.
+ *
+ * Publish before signing: a key added by a rotation is published in the JWKS at once but signs
+ * tokens only from `createdAt + KEY_ACTIVATION_DELAY`, so resource servers that cache the JWKS (and
+ * rate-limit refetches on an unknown `kid`) already know it when the first token carrying it
+ * arrives. Until then the previously signing key keeps signing; a retired key stays published until
+ * every token it signed has expired. Activation is derived from `createdAt` and the configured delay
+ * (nothing extra is stored), so every replica and `smart-auth` must be configured alike.
  */
 
 /** How often a running server re-reads the KeyStore. */
@@ -45,47 +50,126 @@ export async function generateSigningKey(
   return { kid, alg, privateJwk, publicJwk, createdAt: nowEpochSeconds, retireAfter: null };
 }
 
+/** The settings that decide when a key signs and how long it stays published (one per deployment). */
+export interface KeyTimings {
+  /** KEY_ACTIVATION_DELAY: seconds from a key's creation until it signs (when it is not the first key). */
+  readonly keyActivationDelaySeconds: number;
+  readonly accessTokenTtlSeconds: number;
+  readonly clockSkewSeconds: number;
+}
+
+/** The moment a key may start signing (epoch seconds): its creation plus the activation delay. */
+export function activationTime(key: { readonly createdAt: number }, timings: KeyTimings): number {
+  return key.createdAt + timings.keyActivationDelaySeconds;
+}
+
 /**
  * When a key rotated out at `rotatedAt` can leave the JWKS: after the longest-lived token it may
- * still sign has expired. A replica notices a rotation within one refresh interval, so that is
- * added to ACCESS_TOKEN_TTL and the clock skew resource servers allow.
+ * still sign has expired. It keeps signing until its successor activates (the activation delay),
+ * each token lives ACCESS_TOKEN_TTL plus the clock skew resource servers allow, and a replica
+ * notices a rotation within one refresh interval.
  */
-export function retireAfterFor(
-  rotatedAt: number,
-  accessTokenTtlSeconds: number,
-  clockSkewSeconds: number,
-): number {
-  return rotatedAt + accessTokenTtlSeconds + clockSkewSeconds + KEY_REFRESH_INTERVAL_SECONDS;
+export function retireAfterFor(rotatedAt: number, timings: KeyTimings): number {
+  return (
+    rotatedAt +
+    timings.keyActivationDelaySeconds +
+    timings.accessTokenTtlSeconds +
+    timings.clockSkewSeconds +
+    KEY_REFRESH_INTERVAL_SECONDS
+  );
+}
+
+interface KeyLifetime {
+  readonly createdAt: number;
+  readonly retireAfter: number | null;
+}
+
+/** Published in the JWKS at `nowSeconds`: current, or retired with its retire-after date still ahead. */
+export function isPublishedAt(key: KeyLifetime, nowSeconds: number): boolean {
+  return key.retireAfter === null || key.retireAfter > nowSeconds;
+}
+
+/**
+ * The key that signs at `nowSeconds`, among `keys` ordered oldest first (as `KeyStore.list`
+ * returns them); undefined only when none is published.
+ *
+ * 1. Only published keys, and among them only those that outlive a token signed now (retire-after
+ *    more than ACCESS_TOKEN_TTL + CLOCK_SKEW ahead) — with consistent settings every key qualifies
+ *    until it stops signing; the rule matters when a rotation was made with a shorter delay than
+ *    this server's, and then activates the successor early rather than sign tokens that would
+ *    outlive their key.
+ * 2. The newest of them whose activation time has come.
+ * 3. None has come (a fresh store: the first key was just created, maybe followed by rotations
+ *    within the delay): the oldest, i.e. the first key signs at once and keeps signing until its
+ *    successor activates.
+ */
+export function selectSigningKey<K extends KeyLifetime>(
+  keys: readonly K[],
+  nowSeconds: number,
+  timings: KeyTimings,
+): K | undefined {
+  const published = keys.filter((key) => isPublishedAt(key, nowSeconds));
+  const tokenLifetime = timings.accessTokenTtlSeconds + timings.clockSkewSeconds;
+  const usable = published.filter(
+    (key) => key.retireAfter === null || key.retireAfter - nowSeconds > tokenLifetime,
+  );
+  return (
+    usable.filter((key) => activationTime(key, timings) <= nowSeconds).at(-1) ?? usable[0] ?? published.at(-1)
+  );
+}
+
+/**
+ * What a key is doing at `nowSeconds` (`smart-auth keys list`): `signing`; `published` (in the
+ * JWKS, signing from its activation time); `retiring` (in the JWKS until its retire-after date, no
+ * longer signing); `expired` (past retire-after, removed at the next refresh).
+ */
+export type SigningKeyStatus = 'signing' | 'published' | 'retiring' | 'expired';
+
+export function signingKeyStatuses<K extends KeyLifetime>(
+  keys: readonly K[],
+  nowSeconds: number,
+  timings: KeyTimings,
+): Array<{ key: K; status: SigningKeyStatus }> {
+  const signer = selectSigningKey(keys, nowSeconds, timings);
+  return keys.map((key) => {
+    let status: SigningKeyStatus;
+    if (key === signer) status = 'signing';
+    else if (!isPublishedAt(key, nowSeconds)) status = 'expired';
+    else if (key.retireAfter === null || activationTime(key, timings) > nowSeconds) status = 'published';
+    else status = 'retiring';
+    return { key, status };
+  });
 }
 
 export interface RotationResult {
   readonly key: SigningKeyRecord;
   readonly retired: string[];
   readonly retireAfter: number;
+  /** When the new key starts signing (epoch seconds); the previous key signs until then. */
+  readonly activatesAt: number;
 }
 
-/** Generates a key and makes it the current one; the previous current key retires later. */
+/**
+ * Generates a key and makes it the current one: published at once, signing from `activatesAt`;
+ * the previous current key keeps signing until then and is retired after `retireAfter`.
+ */
 export async function rotateSigningKey(
   store: KeyStore,
-  options: {
-    alg: AccessTokenAlgorithm;
-    accessTokenTtlSeconds: number;
-    clockSkewSeconds: number;
-    now?: () => number;
-  },
+  options: KeyTimings & { alg: AccessTokenAlgorithm; now?: () => number },
 ): Promise<RotationResult> {
   const now = Math.floor((options.now ?? Date.now)() / 1000);
   const key = await generateSigningKey(options.alg, now);
-  const retireAfter = retireAfterFor(now, options.accessTokenTtlSeconds, options.clockSkewSeconds);
+  const retireAfter = retireAfterFor(now, options);
   const retired = await store.rotate(key, retireAfter);
-  return { key, retired, retireAfter };
+  return { key, retired, retireAfter, activatesAt: activationTime(key, options) };
 }
 
-export interface SigningKeyRingOptions {
-  /** ACCESS_TOKEN_ALG: if the current key uses another algorithm, a key with this one replaces it. */
+export interface SigningKeyRingOptions extends KeyTimings {
+  /**
+   * ACCESS_TOKEN_ALG: if the current key uses another algorithm, a key with this one replaces it
+   * (a rotation like any other: it signs once the activation delay has passed).
+   */
   readonly alg: AccessTokenAlgorithm;
-  readonly accessTokenTtlSeconds: number;
-  readonly clockSkewSeconds: number;
   /** Epoch milliseconds. */
   readonly now?: () => number;
   /** 0 disables the periodic refresh (the JWKS endpoint still refreshes). */
@@ -98,6 +182,8 @@ export interface LoadedSigningKey {
   readonly kid: string;
   readonly alg: AccessTokenAlgorithm;
   readonly publicJwk: JWK;
+  /** Epoch seconds. */
+  readonly createdAt: number;
   readonly retireAfter: number | null;
   /** Signs access tokens (node:crypto KeyObject bound to `alg`). */
   readonly signer: BoundKey;
@@ -106,15 +192,25 @@ export interface LoadedSigningKey {
 }
 
 export class SigningKeyRing {
+  /** Published keys (and any past retire-after not yet removed), oldest first. */
   private keys = new Map<string, LoadedSigningKey>();
   private currentKey: LoadedSigningKey | undefined;
+  /** The second `currentKey` was chosen in: the choice is remade when the clock moves on. */
+  private selectedAt = Number.NaN;
   private refreshing: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
   /** The kid generated while opening (first start or ACCESS_TOKEN_ALG change), for main to log. */
   generatedOnOpen:
-    { kid: string; alg: AccessTokenAlgorithm; reason: 'first start' | 'algorithm changed' } | undefined;
+    | {
+        kid: string;
+        alg: AccessTokenAlgorithm;
+        reason: 'first start' | 'algorithm changed';
+        /** When it signs (epoch seconds): at once on first start, after the delay on a change. */
+        activatesAt: number;
+      }
+    | undefined;
 
   private constructor(
     private readonly store: KeyStore,
@@ -141,8 +237,13 @@ export class SigningKeyRing {
     return ring;
   }
 
-  /** The key that signs new tokens. */
+  /**
+   * The key that signs new tokens now ({@link selectSigningKey}): chosen again whenever the clock
+   * has moved to another second, so a key activates on time even between two store reads.
+   */
   current(): LoadedSigningKey {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    if (nowSeconds !== this.selectedAt) this.select(nowSeconds);
     if (!this.currentKey) throw new Error('no signing key loaded');
     return this.currentKey;
   }
@@ -153,7 +254,10 @@ export class SigningKeyRing {
     return key && this.isPublished(key) ? key : undefined;
   }
 
-  /** The public JWK Set: the current key and every retired key some token may still need. */
+  /**
+   * The public JWK Set: the signing key, keys waiting for their activation time, and every retired
+   * key some token may still need.
+   */
   publicJwks(): { keys: JWK[] } {
     return {
       keys: [...this.keys.values()].filter((key) => this.isPublished(key)).map((key) => key.publicJwk),
@@ -184,7 +288,7 @@ export class SigningKeyRing {
   }
 
   private isPublished(key: LoadedSigningKey): boolean {
-    return key.retireAfter === null || key.retireAfter > Math.floor(this.now() / 1000);
+    return isPublishedAt(key, Math.floor(this.now() / 1000));
   }
 
   private async ensureCurrentKey(): Promise<void> {
@@ -194,11 +298,16 @@ export class SigningKeyRing {
     if (current.length === 0) {
       const key = await generateSigningKey(this.options.alg, nowSeconds);
       if (await this.store.addIfNoCurrentKey(key)) {
-        this.generatedOnOpen = { kid: key.kid, alg: key.alg, reason: 'first start' };
+        this.generatedOnOpen = {
+          kid: key.kid,
+          alg: key.alg,
+          reason: 'first start',
+          activatesAt: key.createdAt,
+        };
       }
     } else if (!current.some((r) => r.alg === this.options.alg)) {
-      const { key } = await rotateSigningKey(this.store, { ...this.options, now: this.now });
-      this.generatedOnOpen = { kid: key.kid, alg: key.alg, reason: 'algorithm changed' };
+      const { key, activatesAt } = await rotateSigningKey(this.store, { ...this.options, now: this.now });
+      this.generatedOnOpen = { kid: key.kid, alg: key.alg, reason: 'algorithm changed', activatesAt };
     }
   }
 
@@ -210,26 +319,49 @@ export class SigningKeyRing {
     }
     const records = await this.store.list();
     const next = new Map<string, LoadedSigningKey>();
+    const noticed: LoadedSigningKey[] = [];
     for (const record of records) {
-      if (record.retireAfter !== null && record.retireAfter <= nowSeconds) continue;
+      if (!isPublishedAt(record, nowSeconds)) continue;
       const known = this.keys.get(record.kid);
       next.set(
         record.kid,
         known && known.retireAfter === record.retireAfter ? known : importSigningKey(record, known),
       );
+      if (!known && this.currentKey) noticed.push(next.get(record.kid)!);
     }
-    // The newest current key signs; if a rotation is half-visible, the newest published key does.
-    const candidates = [...next.values()];
-    const current = candidates.filter((k) => k.retireAfter === null).at(-1) ?? candidates.at(-1);
-    if (!current) throw new Error('the key store holds no usable signing key');
-    if (this.currentKey && this.currentKey.kid !== current.kid) {
+    if (!selectSigningKey([...next.values()], nowSeconds, this.options)) {
+      throw new Error('the key store holds no usable signing key');
+    }
+    this.keys = next;
+    for (const key of noticed) {
+      const activatesAt = activationTime(key, this.options);
+      if (activatesAt > nowSeconds) {
+        this.options.logger?.info(
+          {
+            event: 'rotate',
+            kid: key.kid,
+            alg: key.alg,
+            activates_at: new Date(activatesAt * 1000).toISOString(),
+          },
+          'new signing key published; it signs from activates_at',
+        );
+      }
+    }
+    this.select(nowSeconds);
+  }
+
+  /** Chooses the signing key for this second; logs when it changes. Keeps the last one if none fits. */
+  private select(nowSeconds: number): void {
+    const signer = selectSigningKey([...this.keys.values()], nowSeconds, this.options);
+    this.selectedAt = nowSeconds;
+    if (!signer) return;
+    if (this.currentKey && this.currentKey.kid !== signer.kid) {
       this.options.logger?.info(
-        { event: 'rotate', kid: current.kid, alg: current.alg, previous_kid: this.currentKey.kid },
+        { event: 'rotate', kid: signer.kid, alg: signer.alg, previous_kid: this.currentKey.kid },
         'new signing key in use',
       );
     }
-    this.keys = next;
-    this.currentKey = current;
+    this.currentKey = signer;
   }
 }
 
@@ -238,6 +370,7 @@ function importSigningKey(record: SigningKeyRecord, known?: LoadedSigningKey): L
     kid: record.kid,
     alg: record.alg,
     publicJwk: { ...publicMembers(record.publicJwk), kid: record.kid, alg: record.alg, use: 'sig' },
+    createdAt: record.createdAt,
     retireAfter: record.retireAfter,
     signer: known?.signer ?? importPrivateJwk(record.privateJwk, record.alg),
     verifier: known?.verifier ?? importPublicJwk(publicMembers(record.publicJwk), record.alg),
