@@ -195,7 +195,7 @@ const REFUSED_PEM_LABELS: Array<[label: string, why: string]> = [
 async function loadPkcs8Pem(pem: string, options: LoadKeyOptions): Promise<ClientSigningKey> {
   const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1];
   if (label === undefined)
-    throw new KeyError('the key is neither PEM (-----BEGIN PRIVATE KEY-----) nor a JSON Web Key');
+    throw new KeyError('the key is neither PEM (BEGIN PRIVATE KEY) nor a JSON Web Key');
   if (label !== 'PRIVATE KEY') {
     const refused = REFUSED_PEM_LABELS.find(([known]) => known === label);
     throw new KeyError(`the PEM ${refused ? refused[1] : `block "${label}" is not a PKCS#8 private key`}`);

@@ -130,7 +130,7 @@ describe('smart-backend CLI (local commands)', () => {
         expect(checkPublicJwks(jwks)).toBeUndefined();
         expect(jwks.keys[0]?.kid).toBe(summary.kid);
         expect(result.stdout).not.toContain('PRIVATE KEY');
-        expect(await readFile(summary.files.privateKey!, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+        expect(await readFile(summary.files.privateKey!, 'utf8')).toMatch(/^-{5}BEGIN PRIVATE KEY-{5}/);
       },
     );
 

