@@ -1,14 +1,7 @@
 import { MAX_ASSERTION_LIFETIME_SECONDS } from '@smart-backend/protocol';
 import { createClientAssertion, decodeClientAssertion } from '../../assertion.js';
-import {
-  COMMON_HELP,
-  optionalInteger,
-  optionalString,
-  printJson,
-  requireString,
-  type Command,
-} from '../command.js';
-import { KEY_HELP, KEY_OPTIONS, loadKeyFromArgs } from './key-args.js';
+import { COMMON_HELP, printJson, requireString, type Command } from '../command.js';
+import { KEY_HELP, SIGNER_OPTIONS, signerFromArgs } from './key-args.js';
 
 export const assertionCommand: Command = {
   path: ['assertion'],
@@ -29,20 +22,14 @@ ${KEY_HELP}
   --decode                 also print the decoded header and claims
 ${COMMON_HELP}`,
   options: {
-    'client-id': { type: 'string' },
+    ...SIGNER_OPTIONS,
     'token-url': { type: 'string' },
-    ...KEY_OPTIONS,
-    jku: { type: 'string' },
-    lifetime: { type: 'string' },
     decode: { type: 'boolean' },
   },
   positionals: { min: 0, max: 0, names: '' },
   async run(args, io) {
-    const clientId = requireString(args, 'client-id');
     const tokenUrl = requireString(args, 'token-url');
-    const jku = optionalString(args, 'jku');
-    const lifetime = optionalInteger(args, 'lifetime', 1, MAX_ASSERTION_LIFETIME_SECONDS);
-    const key = await loadKeyFromArgs(args, io);
+    const { clientId, key, jku, lifetime } = await signerFromArgs(args, io);
     const assertion = await createClientAssertion({
       clientId,
       tokenUrl,

@@ -8,7 +8,6 @@ import {
   NETWORK_HELP,
   NETWORK_OPTIONS,
   UsageError,
-  optionalInteger,
   optionalString,
   printJson,
   requireString,
@@ -17,7 +16,7 @@ import {
   type Command,
   type ParsedArgs,
 } from '../command.js';
-import { KEY_HELP, KEY_OPTIONS, loadKeyFromArgs } from './key-args.js';
+import { KEY_HELP, SIGNER_OPTIONS, signerFromArgs } from './key-args.js';
 
 const METHODS = { get: 'GET', post: 'POST', put: 'PUT', delete: 'DELETE' } as const;
 const MAX_DATA_BYTES = 16 * 1024 * 1024;
@@ -56,11 +55,8 @@ ${COMMON_HELP}`,
     all: { type: 'boolean' },
     'fhir-url': { type: 'string' },
     'token-url': { type: 'string' },
-    'client-id': { type: 'string' },
-    ...KEY_OPTIONS,
+    ...SIGNER_OPTIONS,
     scope: { type: 'string' },
-    jku: { type: 'string' },
-    lifetime: { type: 'string' },
     ...NETWORK_OPTIONS,
   },
   positionals: { min: 2, max: 2, names: 'the method (get|post|put|delete) and PATH' },
@@ -104,21 +100,18 @@ ${COMMON_HELP}`,
 
 async function clientFromArgs(args: ParsedArgs, io: CliIo): Promise<BackendServicesClient> {
   const fhirBaseUrl = requireString(args, 'fhir-url');
-  const clientId = requireString(args, 'client-id');
   const scope = requireString(args, 'scope');
   const tokenUrl = optionalString(args, 'token-url');
-  const jku = optionalString(args, 'jku');
-  const assertionLifetime = optionalInteger(args, 'lifetime', 1, MAX_ASSERTION_LIFETIME_SECONDS);
   const transport = transportOptions(args);
-  const privateKey = await loadKeyFromArgs(args, io);
+  const { clientId, key, jku, lifetime } = await signerFromArgs(args, io);
   return new BackendServicesClient({
     fhirBaseUrl,
     clientId,
     scope,
-    privateKey,
+    privateKey: key,
     ...(tokenUrl !== undefined && { tokenUrl }),
     ...(jku !== undefined && { jku }),
-    ...(assertionLifetime !== undefined && { assertionLifetime }),
+    ...(lifetime !== undefined && { assertionLifetime: lifetime }),
     ...transport,
   });
 }

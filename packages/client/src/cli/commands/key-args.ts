@@ -1,6 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { readPrivateKeyFile, type ClientSigningKey } from '../../keys.js';
-import { optionalString, requireString, type CliIo, type OptionSpec, type ParsedArgs } from '../command.js';
+import { MAX_ASSERTION_LIFETIME_SECONDS } from '@smart-backend/protocol';
+import {
+  optionalInteger,
+  optionalString,
+  requireString,
+  type CliIo,
+  type OptionSpec,
+  type ParsedArgs,
+} from '../command.js';
 
 /** `--key FILE [--alg A] [--kid K]`: the private signing key, shared by every signing command. */
 export const KEY_OPTIONS = {
@@ -34,4 +42,37 @@ async function warnIfExposed(path: string, io: CliIo): Promise<void> {
       `warning: key file ${path} is accessible by other users (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${path}\n`,
     );
   }
+}
+
+/**
+ * `--client-id ID --key FILE [--alg A] [--kid K] [--jku URL] [--lifetime S]`: who signs the client
+ * assertion and how, shared by `assertion`, `token` and `fhir`.
+ */
+export const SIGNER_OPTIONS = {
+  'client-id': { type: 'string' },
+  ...KEY_OPTIONS,
+  jku: { type: 'string' },
+  lifetime: { type: 'string' },
+} as const satisfies OptionSpec;
+
+export interface SignerArgs {
+  readonly clientId: string;
+  readonly key: ClientSigningKey;
+  readonly jku?: string;
+  /** Assertion lifetime in seconds (1–300). */
+  readonly lifetime?: number;
+}
+
+/** Reads {@link SIGNER_OPTIONS}; usage errors for missing or out-of-range values come before the key file is read. */
+export async function signerFromArgs(args: ParsedArgs, io: CliIo): Promise<SignerArgs> {
+  const clientId = requireString(args, 'client-id');
+  const jku = optionalString(args, 'jku');
+  const lifetime = optionalInteger(args, 'lifetime', 1, MAX_ASSERTION_LIFETIME_SECONDS);
+  const key = await loadKeyFromArgs(args, io);
+  return {
+    clientId,
+    key,
+    ...(jku !== undefined && { jku }),
+    ...(lifetime !== undefined && { lifetime }),
+  };
 }

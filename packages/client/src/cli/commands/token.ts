@@ -6,14 +6,13 @@ import {
   NETWORK_HELP,
   NETWORK_OPTIONS,
   UsageError,
-  optionalInteger,
   optionalString,
   printJson,
   requireString,
   transportOptions,
   type Command,
 } from '../command.js';
-import { KEY_HELP, KEY_OPTIONS, loadKeyFromArgs } from './key-args.js';
+import { KEY_HELP, SIGNER_OPTIONS, signerFromArgs } from './key-args.js';
 
 export const tokenCommand: Command = {
   path: ['token'],
@@ -38,11 +37,8 @@ ${COMMON_HELP}`,
   options: {
     'fhir-url': { type: 'string' },
     'token-url': { type: 'string' },
-    'client-id': { type: 'string' },
-    ...KEY_OPTIONS,
+    ...SIGNER_OPTIONS,
     scope: { type: 'string' },
-    jku: { type: 'string' },
-    lifetime: { type: 'string' },
     ...NETWORK_OPTIONS,
   },
   positionals: { min: 0, max: 0, names: '' },
@@ -51,12 +47,9 @@ ${COMMON_HELP}`,
     let tokenUrl = optionalString(args, 'token-url');
     if (fhirUrl === undefined && tokenUrl === undefined)
       throw new UsageError('--fhir-url or --token-url is required');
-    const clientId = requireString(args, 'client-id');
     const scope = requireString(args, 'scope');
-    const jku = optionalString(args, 'jku');
-    const assertionLifetime = optionalInteger(args, 'lifetime', 1, MAX_ASSERTION_LIFETIME_SECONDS);
     const transport = transportOptions(args);
-    const key = await loadKeyFromArgs(args, io);
+    const { clientId, key, jku, lifetime } = await signerFromArgs(args, io);
     tokenUrl ??= (await discover(fhirUrl as string, transport)).token_endpoint;
     const response = await requestAccessToken({
       tokenUrl,
@@ -64,7 +57,7 @@ ${COMMON_HELP}`,
       key,
       scope,
       ...(jku !== undefined && { jku }),
-      ...(assertionLifetime !== undefined && { assertionLifetime }),
+      ...(lifetime !== undefined && { assertionLifetime: lifetime }),
       ...transport,
     });
     printJson(io, response);
