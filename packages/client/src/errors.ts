@@ -72,16 +72,15 @@ function describeRefusal(what: string, refusal: Omit<OAuthRefusal, 'reason'>): s
   return `${what} refused (HTTP ${refusal.status} ${refusal.error})${detail}`;
 }
 
-/** The token endpoint refused the request (RFC 6749 §5.2). */
-export class TokenRequestError extends SmartClientError implements OAuthRefusal {
-  readonly code = 'ERR_TOKEN_REQUEST_REFUSED';
+/** An OAuth-style refusal: the server's status, `error`, `error_description` and our reason code. */
+abstract class OAuthRefusalError extends SmartClientError implements OAuthRefusal {
   readonly status: number;
   readonly error: string;
   readonly errorDescription: string | undefined;
   readonly reason: ReasonCode | undefined;
 
-  constructor(refusal: Omit<OAuthRefusal, 'reason'>) {
-    super(describeRefusal('token request', refusal));
+  protected constructor(what: string, refusal: Omit<OAuthRefusal, 'reason'>) {
+    super(describeRefusal(what, refusal));
     this.status = refusal.status;
     this.error = refusal.error;
     this.errorDescription = refusal.errorDescription;
@@ -89,20 +88,21 @@ export class TokenRequestError extends SmartClientError implements OAuthRefusal 
   }
 }
 
-/** The registration endpoint refused the request (RFC 7591 §3.2.2 or an admin-auth error). */
-export class RegistrationError extends SmartClientError implements OAuthRefusal {
-  readonly code = 'ERR_REGISTRATION_REFUSED';
-  readonly status: number;
-  readonly error: string;
-  readonly errorDescription: string | undefined;
-  readonly reason: ReasonCode | undefined;
+/** The token endpoint refused the request (RFC 6749 §5.2). */
+export class TokenRequestError extends OAuthRefusalError {
+  readonly code = 'ERR_TOKEN_REQUEST_REFUSED';
 
   constructor(refusal: Omit<OAuthRefusal, 'reason'>) {
-    super(describeRefusal('registration', refusal));
-    this.status = refusal.status;
-    this.error = refusal.error;
-    this.errorDescription = refusal.errorDescription;
-    this.reason = reasonFromErrorDescription(refusal.errorDescription);
+    super('token request', refusal);
+  }
+}
+
+/** The registration endpoint refused the request (RFC 7591 §3.2.2 or an admin-auth error). */
+export class RegistrationError extends OAuthRefusalError {
+  readonly code = 'ERR_REGISTRATION_REFUSED';
+
+  constructor(refusal: Omit<OAuthRefusal, 'reason'>) {
+    super('registration', refusal);
   }
 }
 
