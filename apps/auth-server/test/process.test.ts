@@ -1,8 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
 import {
@@ -12,84 +9,27 @@ import {
   makeClientKey,
   startJwksHost,
   tempDir,
-  tokenForm,
   type JwksHost,
 } from './helpers.js';
+import {
+  MAIN,
+  cli,
+  killChildren,
+  registerOver,
+  run,
+  startMain as startProcess,
+  tokenOver,
+} from './processes.js';
 
-/** The built app and CLI as real processes (turbo builds before testing). */
-const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist');
-const MAIN = path.join(DIST, 'main.js');
-const CLI = path.join(DIST, 'cli.js');
-
-interface Spawned {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  readonly stderr: string[];
-  readonly exited: Promise<number | null>;
-}
-
-const children: ChildProcess[] = [];
 const hosts: JwksHost[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  killChildren();
   for (const host of hosts.splice(0)) await host.close();
 });
 
-function run(file: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, [file, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines: string[] = [];
-  const stderr: string[] = [];
-  readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, stderr, exited };
-}
-
-async function startMain(env: Record<string, string>) {
-  const proc = run(MAIN, [], { PORT: '0', ADMIN_TOKEN, DATA_DIR: tempDir(), ...env });
-  const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (proc.lines.length > 0) {
-        clearInterval(timer);
-        resolve(JSON.parse(proc.lines[0] as string) as Record<string, unknown>);
-      }
-    }, 20);
-    void proc.exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`exited with ${code}: ${proc.stderr.join('\n')}`));
-    });
-  });
-  return { ...proc, first, url: first.url as string, env };
-}
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const proc = run(CLI, args, env);
-  const code = await proc.exited;
-  await new Promise((resolve) => setImmediate(resolve));
-  return { code, stdout: proc.lines.join('\n'), stderr: proc.stderr.join('\n') };
-}
-
-async function registerOver(url: string, body: object): Promise<string> {
-  const res = await fetch(`${url}/register`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return ((await res.json()) as { client_id: string }).client_id;
-}
-
-async function tokenOver(url: string, assertion: string) {
-  const res = await fetch(`${url}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(tokenForm(assertion)).toString(),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, string> };
-}
+/** dist/main.js on a fresh DATA_DIR, any free port, with an admin token, plus `env`. */
+const startMain = (env: Record<string, string>) =>
+  startProcess({ PORT: '0', ADMIN_TOKEN, DATA_DIR: tempDir(), ...env });
 
 describe('node dist/main.js', () => {
   it('prints the listening line first, serves, and exits 0 on SIGTERM', async () => {

@@ -1,7 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
 import pg from 'pg';
@@ -21,9 +17,9 @@ import {
   makeClientKey,
   startJwksHost,
   tempDir,
-  tokenForm,
   type JwksHost,
 } from './helpers.js';
+import { MAIN, cli, killChildren, registerOver, run, startMain, tokenOver } from './processes.js';
 
 /**
  * `node dist/main.js` and `smart-auth` with DATABASE_URL and REDIS_URL: start-up, the passwords in
@@ -31,19 +27,8 @@ import {
  * key rotation on the shared database.
  */
 
-const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist');
-const MAIN = path.join(DIST, 'main.js');
-const CLI = path.join(DIST, 'cli.js');
 const PASSWORD = 'S3cret-Passw0rd-never-logged';
 
-interface Spawned {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  readonly stderr: string[];
-  readonly exited: Promise<number | null>;
-}
-
-const children: ChildProcess[] = [];
 const hosts: JwksHost[] = [];
 let db: TestDatabase;
 let databaseUrl: string;
@@ -57,27 +42,13 @@ beforeAll(async () => {
   databaseUrl = url.toString();
 });
 afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  killChildren();
   for (const host of hosts.splice(0)) await host.close();
 });
 afterAll(async () => {
   await db?.drop();
   await removeRedisPrefix(prefix);
 });
-
-function run(file: string, args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, [file, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines: string[] = [];
-  const stderr: string[] = [];
-  readline.createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, stderr, exited };
-}
 
 const sharedEnv = () => ({
   PORT: '0',
@@ -87,48 +58,6 @@ const sharedEnv = () => ({
   REDIS_URL,
   REDIS_KEY_PREFIX: prefix,
 });
-
-async function startMain(env: Record<string, string>) {
-  const proc = run(MAIN, [], env);
-  const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (proc.lines.length > 0) {
-        clearInterval(timer);
-        resolve(JSON.parse(proc.lines[0] as string) as Record<string, unknown>);
-      }
-    }, 20);
-    void proc.exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`exited with ${code}: ${proc.stderr.join('\n')}`));
-    });
-  });
-  return { ...proc, first, url: first.url as string };
-}
-
-async function cli(args: string[], env: Record<string, string>) {
-  const proc = run(CLI, args, env);
-  const code = await proc.exited;
-  await new Promise((resolve) => setImmediate(resolve));
-  return { code, stdout: proc.lines.join('\n'), stderr: proc.stderr.join('\n') };
-}
-
-async function registerOver(url: string, body: object): Promise<string> {
-  const res = await fetch(`${url}/register`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return ((await res.json()) as { client_id: string }).client_id;
-}
-
-async function tokenOver(url: string, assertion: string) {
-  const res = await fetch(`${url}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(tokenForm(assertion)).toString(),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, string> };
-}
 
 describe('node dist/main.js on PostgreSQL and Redis', () => {
   it('starts (listening first, then the stores with the password redacted), serves, drains an in-flight request on SIGTERM and exits 0', async () => {
