@@ -23,6 +23,8 @@ export type WireErrorCode =
   | 'temporarily_unavailable'
   | 'server_error'
   | 'access_denied'
+  // RFC 8707 §2 (resource indicators)
+  | 'invalid_target'
   // RFC 6750 §3.1
   | 'invalid_token'
   | 'insufficient_scope'
@@ -35,6 +37,7 @@ export type WireErrorCode =
   | 'structure'
   | 'not-supported'
   | 'too-long'
+  | 'too-costly'
   | 'conflict'
   | 'exception';
 
@@ -256,6 +259,18 @@ export const REASONS = {
   'scope.not_registered': entry('invalid_scope', 400, 'the client is not registered for this scope'),
   'scope.nothing_granted': entry('invalid_scope', 400, 'none of the requested scopes can be granted'),
 
+  // ── Resource indicators (RFC 8707 §2) ─────────────────────────────────────────────────────────
+  'resource.invalid': entry(
+    'invalid_target',
+    400,
+    'a resource parameter is not an absolute URI without a fragment',
+  ),
+  'resource.unknown': entry(
+    'invalid_target',
+    400,
+    "a resource parameter does not name this server's FHIR base",
+  ),
+
   // ── Registration and administration (RFC 7591) ───────────────────────────────────────────────
   'admin.not_configured': entry(
     'access_denied',
@@ -387,6 +402,11 @@ export const REASONS = {
     'the search parameter is not supported for this resource type',
   ),
   'fhir.invalid_search_value': entry('invalid', 400, 'a search parameter value is not valid'),
+  'fhir.search_too_complex': entry(
+    'too-costly',
+    400,
+    'the search has more criteria, values or query characters than the server accepts',
+  ),
   'fhir.method_not_allowed': entry('not-supported', 405, 'the interaction is not supported on this URL'),
   'fhir.version_conflict': entry('conflict', 412, 'the resource version does not match If-Match'),
 

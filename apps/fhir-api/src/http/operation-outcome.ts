@@ -9,6 +9,7 @@ const FHIR_ISSUE_TYPES: ReadonlySet<string> = new Set([
   'structure',
   'not-supported',
   'too-long',
+  'too-costly',
   'not-found',
   'deleted',
   'conflict',
