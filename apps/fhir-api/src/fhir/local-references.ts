@@ -11,14 +11,15 @@ export function localizeReferences<T extends FhirResource>(resource: T, fhirBase
   const visit = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(visit);
     if (typeof value !== 'object' || value === null) return value;
-    const out: Record<string, unknown> = {};
-    for (const [key, member] of Object.entries(value)) {
-      out[key] =
+    // Object.fromEntries defines own members: a member named `__proto__` stays a member.
+    return Object.fromEntries(
+      Object.entries(value).map(([key, member]) => [
+        key,
         key === 'reference' && typeof member === 'string' && member.startsWith(prefix)
           ? member.slice(prefix.length)
-          : visit(member);
-    }
-    return out;
+          : visit(member),
+      ]),
+    );
   };
   return visit(resource) as T;
 }

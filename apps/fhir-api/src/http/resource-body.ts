@@ -110,22 +110,49 @@ function checkResource(value: unknown, expectedType: string): FhirResource {
   if (id !== undefined && typeof id !== 'string') {
     throw new OAuthError('fhir.invalid_resource', 'id must be a string');
   }
-  if (depthExceeds(value, MAX_JSON_DEPTH)) {
-    throw new OAuthError('fhir.invalid_resource', `the resource nests deeper than ${MAX_JSON_DEPTH} levels`);
-  }
+  checkMembers(value);
   return value as FhirResource;
 }
 
-/** Iterative, so hostile nesting cannot exhaust the stack here. */
-function depthExceeds(root: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[root, 1]];
+/**
+ * One iterative walk (hostile nesting cannot exhaust the stack here): nesting depth, and member
+ * names. `__proto__` is never a FHIR element name (FHIR R4 JSON §2.6.2: element names start with a
+ * letter), and code that copies members into a plain object would turn it into a prototype, so
+ * what it reads would differ from what it stores: it is refused wherever it appears.
+ */
+function checkMembers(root: object): void {
+  interface Node {
+    readonly value: object;
+    readonly depth: number;
+    readonly parent: Node | undefined;
+    readonly name: string;
+  }
+  const stack: Node[] = [{ value: root, depth: 1, parent: undefined, name: '' }];
   while (stack.length > 0) {
-    const [value, depth] = stack.pop() as [unknown, number];
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth > limit) return true;
-    for (const child of Array.isArray(value) ? value : Object.values(value)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    const node = stack.pop() as Node;
+    if (node.depth > MAX_JSON_DEPTH) {
+      throw new OAuthError(
+        'fhir.invalid_resource',
+        `the resource nests deeper than ${MAX_JSON_DEPTH} levels`,
+      );
+    }
+    const array = Array.isArray(node.value);
+    for (const [name, child] of Object.entries(node.value)) {
+      if (!array && name === '__proto__') {
+        throw new OAuthError(
+          'fhir.invalid_resource',
+          `the member ${memberPath(node, name).slice(0, 200)} is not a FHIR element name`,
+        );
+      }
+      if (typeof child === 'object' && child !== null) {
+        stack.push({ value: child, depth: node.depth + 1, parent: node, name: array ? `[${name}]` : name });
+      }
     }
   }
-  return false;
+
+  function memberPath(node: Node, name: string): string {
+    const names = [name];
+    for (let at: Node | undefined = node; at?.parent; at = at.parent) names.unshift(at.name);
+    return names.join('.').replaceAll('.[', '[');
+  }
 }

@@ -25,7 +25,7 @@ const ADMINISTRATIVE_GENDER = 'http://hl7.org/fhir/administrative-gender';
 const OBSERVATION_STATUS = 'http://hl7.org/fhir/observation-status';
 const ENCOUNTER_STATUS = 'http://hl7.org/fhir/encounter-status';
 
-type Extractor = (resource: Record<string, unknown>) => Value[];
+type Extractor = (resource: object) => Value[];
 type Value =
   | { kind: 'token'; system: string | null; code: string }
   | { kind: 'string'; text: string }
@@ -56,7 +56,7 @@ export const PARAMETER_TARGETS: Record<
 const EXTRACTORS: Record<string, Record<string, Extractor>> = {
   Patient: {
     name: (r) =>
-      list(r.name).flatMap((name) =>
+      list(field(r, 'name')).flatMap((name) =>
         strings(
           field(name, 'family'),
           ...list(field(name, 'given')),
@@ -65,36 +65,40 @@ const EXTRACTORS: Record<string, Record<string, Extractor>> = {
           ...list(field(name, 'suffix')),
         ),
       ),
-    family: (r) => list(r.name).flatMap((name) => strings(field(name, 'family'))),
-    given: (r) => list(r.name).flatMap((name) => strings(...list(field(name, 'given')))),
-    gender: (r) => codes(r.gender, ADMINISTRATIVE_GENDER),
-    birthdate: (r) => dates(r.birthDate),
-    identifier: (r) => list(r.identifier).flatMap(identifier),
+    family: (r) => list(field(r, 'name')).flatMap((name) => strings(field(name, 'family'))),
+    given: (r) => list(field(r, 'name')).flatMap((name) => strings(...list(field(name, 'given')))),
+    gender: (r) => codes(field(r, 'gender'), ADMINISTRATIVE_GENDER),
+    birthdate: (r) => dates(field(r, 'birthDate')),
+    identifier: (r) => list(field(r, 'identifier')).flatMap(identifier),
   },
   Observation: {
-    subject: (r) => references(r.subject),
-    category: (r) => list(r.category).flatMap(codeableConcept),
-    code: (r) => codeableConcept(r.code),
-    date: (r) => [...dates(r.effectiveDateTime), ...dates(r.effectiveInstant), ...period(r.effectivePeriod)],
-    status: (r) => codes(r.status, OBSERVATION_STATUS),
+    subject: (r) => references(field(r, 'subject')),
+    category: (r) => list(field(r, 'category')).flatMap(codeableConcept),
+    code: (r) => codeableConcept(field(r, 'code')),
+    date: (r) => [
+      ...dates(field(r, 'effectiveDateTime')),
+      ...dates(field(r, 'effectiveInstant')),
+      ...period(field(r, 'effectivePeriod')),
+    ],
+    status: (r) => codes(field(r, 'status'), OBSERVATION_STATUS),
   },
   Condition: {
-    subject: (r) => references(r.subject),
-    code: (r) => codeableConcept(r.code),
-    category: (r) => list(r.category).flatMap(codeableConcept),
-    'clinical-status': (r) => codeableConcept(r.clinicalStatus),
+    subject: (r) => references(field(r, 'subject')),
+    code: (r) => codeableConcept(field(r, 'code')),
+    category: (r) => list(field(r, 'category')).flatMap(codeableConcept),
+    'clinical-status': (r) => codeableConcept(field(r, 'clinicalStatus')),
   },
   Encounter: {
-    subject: (r) => references(r.subject),
-    type: (r) => list(r.type).flatMap(codeableConcept),
-    class: (r) => coding(r.class),
-    status: (r) => codes(r.status, ENCOUNTER_STATUS),
-    date: (r) => period(r.period),
+    subject: (r) => references(field(r, 'subject')),
+    type: (r) => list(field(r, 'type')).flatMap(codeableConcept),
+    class: (r) => coding(field(r, 'class')),
+    status: (r) => codes(field(r, 'status'), ENCOUNTER_STATUS),
+    date: (r) => period(field(r, 'period')),
   },
 };
 
 /** Every index entry of a resource of `resourceType`. Tolerates any JSON shape: odd values are skipped. */
-export function indexEntries(resourceType: string, resource: Record<string, unknown>): IndexEntry[] {
+export function indexEntries(resourceType: string, resource: object): IndexEntry[] {
   const extractors = Object.hasOwn(EXTRACTORS, resourceType) ? EXTRACTORS[resourceType] : undefined;
   if (!extractors) return [];
   const entries: IndexEntry[] = [];
@@ -126,8 +130,9 @@ function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/** An own member only: what is indexed must be what `JSON.stringify` stores. */
 function field(value: unknown, name: string): unknown {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, name)
     ? (value as Record<string, unknown>)[name]
     : undefined;
 }

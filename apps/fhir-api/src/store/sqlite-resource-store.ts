@@ -306,7 +306,8 @@ export class SqliteResourceStore implements ResourceStore {
     this.statement(
       'INSERT INTO resource_versions (resource_pk, version, last_updated, content) VALUES (?, ?, ?, ?)',
     ).run(rowPk, version, lastUpdated, json);
-    this.writeIndex(rowPk, type, indexEntries(type, content));
+    // Index the stored text itself, so search and scope constraints judge exactly what is stored.
+    this.writeIndex(rowPk, type, indexEntries(type, JSON.parse(json) as object));
     return { pk: rowPk, resource: this.stored(type, id, version, lastUpdated, json) };
   }
 
