@@ -260,6 +260,27 @@ describe(`query-constrained scope ${LAB_SCOPE}`, () => {
     expectConstraintNotMet(await client.get(`/fhir/Observation/${vital}`));
   });
 
+  it('with .cruds: cannot bring back a deleted resource outside by PUT; its last version counts', async () => {
+    const admin = await as('system/*.cruds');
+    const client = await as(`system/Observation.cruds?category=${LAB}`);
+    const vital = (await admin.post('/fhir/Observation', observation('vital-signs'))).body.id as string;
+    expect((await admin.delete(`/fhir/Observation/${vital}`)).status).toBe(204);
+
+    expectConstraintNotMet(
+      await client.put(`/fhir/Observation/${vital}`, observation('laboratory', { id: vital })),
+    );
+    // Nothing was written: the history still ends with the deletion (version 2).
+    expect((await admin.get(`/fhir/Observation/${vital}`)).status).toBe(410);
+    expect((await admin.get(`/fhir/Observation/${vital}/_history/3`)).status).toBe(404);
+
+    // A deleted resource that was inside may be re-created by the constrained client.
+    const lab = (await client.post('/fhir/Observation', observation('laboratory'))).body.id as string;
+    expect((await client.delete(`/fhir/Observation/${lab}`)).status).toBe(204);
+    const again = await client.put(`/fhir/Observation/${lab}`, observation('laboratory', { id: lab }));
+    expect(again.status).toBe(201);
+    expect(again.body.meta.versionId).toBe('3');
+  });
+
   it('vread judges the requested version: an older vital-signs version stays hidden', async () => {
     const admin = await as('system/*.cruds');
     const id = (await admin.post('/fhir/Observation', observation('vital-signs'))).body.id as string;

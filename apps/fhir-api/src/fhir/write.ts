@@ -93,7 +93,7 @@ function answerWrite(
       throw constraintNotMet(
         type,
         interaction,
-        outcome.which === 'new' ? `${what} (as sent)` : `${what} (as currently stored)`,
+        outcome.which === 'new' ? `${what} (as sent)` : `${what} (as last stored)`,
       );
     case 'version_conflict':
       throw versionConflict(what, outcome.currentVersionId);

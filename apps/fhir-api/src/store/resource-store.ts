@@ -45,6 +45,7 @@ export type ReadOutcome =
 
 export type WriteOutcome =
   | { readonly kind: 'created' | 'updated'; readonly resource: StoredResource }
+  /** `current`: the stored content (the last version, if deleted) is outside the access filter. */
   | { readonly kind: 'forbidden'; readonly which: 'current' | 'new' }
   | { readonly kind: 'version_conflict'; readonly currentVersionId: number | undefined };
 

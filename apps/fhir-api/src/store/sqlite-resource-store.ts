@@ -174,7 +174,9 @@ export class SqliteResourceStore implements ResourceStore {
       if (options.ifMatch !== undefined && (!live || row.version !== options.ifMatch)) {
         return { kind: 'version_conflict', currentVersionId: live ? row.version : undefined };
       }
-      if (live && !this.rowSatisfies(row.pk, type, options.access)) {
+      // A deleted resource is judged by its last stored version (its index is kept after a
+      // delete): update-as-create cannot bring back what the caller could not have touched.
+      if (row !== undefined && !this.rowSatisfies(row.pk, type, options.access)) {
         return { kind: 'forbidden', which: 'current' };
       }
       const stored = this.writeVersion(row?.pk, type, id, (row?.version ?? 0) + 1, resource);
