@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FHIR_BASE, FHIR_JSON, patient, startTestApi, type TestApi } from './support/test-api.js';
 
@@ -14,6 +15,33 @@ afterAll(async () => {
 });
 
 const auth = () => ({ Authorization: `Bearer ${token}` });
+
+/** A request with node:http, which sends the path exactly as written. */
+function rawRequest(
+  method: string,
+  path: string,
+  body: string,
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  const url = new URL(api.address);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path,
+        headers: { ...auth(), 'Content-Type': FHIR_JSON },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end(method === 'GET' || method === 'DELETE' ? undefined : body);
+  });
+}
 
 describe('create', () => {
   it('answers 201 with Location, ETag W/"1", a server-assigned id and meta', async () => {
@@ -248,6 +276,32 @@ describe('ids that do not exist', () => {
       .set(auth());
     expect(res.status).toBe(400);
     expect(res.body.issue[0].diagnostics).toMatch(/^fhir\.invalid_id: /);
+  });
+
+  it('ids made only of dots are refused on every interaction (URL dot segments, RFC 3986 §5.2.4)', async () => {
+    for (const id of ['.', '..', '...', '%2E%2E', '.%2E']) {
+      for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+        // node:http sends the path as written; a URL library would resolve the dot segments.
+        const res = await rawRequest(method, `/fhir/Patient/${id}`, JSON.stringify(patient('Dots', { id })));
+        expect({ id, method, status: res.status }).toEqual({ id, method, status: 400 });
+        expect(res.body).toMatch(/fhir\.invalid_id: /);
+        expect(res.headers.location).toBeUndefined();
+      }
+    }
+    expect((await api.http().get('/fhir/Patient?_id=..').set(auth())).body.total).toBe(0);
+  });
+
+  it('a reference to an id made only of dots is stored but names nothing: never indexed', async () => {
+    const created = await api
+      .http()
+      .post('/fhir/Observation')
+      .set(auth())
+      .set('Content-Type', FHIR_JSON)
+      .send({ resourceType: 'Observation', status: 'final', subject: { reference: 'Patient/..' } });
+    expect(created.status).toBe(201);
+    const search = await api.http().get('/fhir/Observation?subject=Patient/..').set(auth());
+    expect(search.status).toBe(400);
+    expect(search.body.issue[0].diagnostics).toMatch(/^fhir\.invalid_search_value: /);
   });
 });
 

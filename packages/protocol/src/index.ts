@@ -2,6 +2,7 @@
 
 export * from './constants.js';
 export { FHIR_R4_RESOURCE_TYPES, isFhirResourceType, type FhirResourceType } from './fhir-resource-types.js';
+export { FHIR_ID_PATTERN, isFhirId } from './fhir-id.js';
 
 export {
   REASONS,

@@ -1,4 +1,4 @@
-import { OAuthError, isFhirResourceType } from '@smart-backend/protocol';
+import { OAuthError, isFhirId, isFhirResourceType } from '@smart-backend/protocol';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { authenticate, refuseTokenInQuery } from '../auth/bearer.js';
@@ -18,8 +18,6 @@ export interface FhirRouterDeps {
   readonly smartConfiguration: SmartConfigurationSource;
   readonly logger: Logger;
 }
-
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * Everything under `/fhir`, in the order a request is judged: a token in the URL is refused
@@ -89,8 +87,11 @@ function checkResourceType(_req: Request, _res: Response, next: NextFunction, ty
 }
 
 function checkResourceId(_req: Request, _res: Response, next: NextFunction, id: string): void {
-  if (!FHIR_ID.test(id)) {
-    throw new OAuthError('fhir.invalid_id', `"${id.slice(0, 70)}" is not a FHIR id ([A-Za-z0-9-.]{1,64})`);
+  if (!isFhirId(id)) {
+    throw new OAuthError(
+      'fhir.invalid_id',
+      `"${id.slice(0, 70)}" is not a FHIR id ([A-Za-z0-9-.]{1,64}, not only dots)`,
+    );
   }
   next();
 }

@@ -1,4 +1,4 @@
-import { SEARCH_PARAMETERS, dateRange } from '@smart-backend/protocol';
+import { SEARCH_PARAMETERS, dateRange, isFhirId } from '@smart-backend/protocol';
 import { normalizeText } from './text.js';
 
 /**
@@ -188,7 +188,7 @@ function period(value: unknown): Value[] {
   return [{ kind: 'date', start: start?.start ?? MIN_INSTANT, end: end?.end ?? MAX_INSTANT }];
 }
 
-const REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+const REFERENCE = /^([A-Z][A-Za-z]+)\/([^/]+)(?:\/_history\/([^/]+))?$/;
 
 /**
  * Reference: a relative `Type/id` (optionally versioned) names a resource on this server. An
@@ -200,6 +200,6 @@ function references(value: unknown): Value[] {
   const reference = text(field(value, 'reference'));
   if (reference === undefined || reference.startsWith('#')) return [];
   const match = REFERENCE.exec(reference);
-  if (!match) return [];
+  if (!match || !isFhirId(match[2]) || (match[3] !== undefined && !isFhirId(match[3]))) return [];
   return [{ kind: 'reference', refType: match[1] ?? null, refId: match[2] ?? '' }];
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isFhirId } from '@smart-backend/protocol';
 import Database, { type Statement } from 'better-sqlite3';
 import type { AccessFilter, FhirResource } from '../search/criteria.js';
 import { indexEntries, type IndexEntry } from '../search/index-entries.js';
@@ -20,7 +21,6 @@ import type {
 export const SQLITE_FILE_NAME = 'fhir-api.sqlite';
 
 const SCHEMA_VERSION = 1;
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const MAX_CACHED_STATEMENTS = 512;
 
 const SCHEMA = `
@@ -246,7 +246,7 @@ export class SqliteResourceStore implements ResourceStore {
       let existing = 0;
       for (const resource of resources) {
         const id = resource.id;
-        if (typeof id !== 'string' || !FHIR_ID.test(id)) {
+        if (typeof id !== 'string' || !isFhirId(id)) {
           throw new Error(`createIfAbsent needs resources with a valid FHIR id (got ${String(id)})`);
         }
         if (this.findRow(resource.resourceType, id)) {

@@ -1,3 +1,4 @@
+import { isFhirId } from '../fhir-id.js';
 import { searchParameterType, type SearchParameterType } from './parameters.js';
 
 /**
@@ -47,7 +48,6 @@ export type CriterionResult =
       readonly message: string;
     };
 
-const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 const MAX_VALUE_LENGTH = 1024;
 
 /** Parses one `name[:modifier]=value` search pair for `resourceType`. */
@@ -154,7 +154,7 @@ function parseToken(raw: string): TokenValue {
 function parseReference(raw: string): ReferenceValue | undefined {
   const segments = raw.split('/').filter((s) => s.length > 0);
   const id = segments.at(-1);
-  if (id === undefined || !ID_PATTERN.test(id)) return undefined;
+  if (id === undefined || !isFhirId(id)) return undefined;
   const resourceType = segments.length >= 2 ? segments.at(-2) : undefined;
   if (resourceType !== undefined && !/^[A-Z][A-Za-z]+$/.test(resourceType)) return undefined;
   return { resourceType, id };
