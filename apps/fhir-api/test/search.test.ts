@@ -316,6 +316,30 @@ describe('search parameters', () => {
   });
 });
 
+describe('dates in the first century', () => {
+  it('years 0001-0099 are read as written, both stored and searched (not as 1901-1999)', async () => {
+    const put = await api
+      .http()
+      .put('/fhir/Patient/ancient')
+      .set('Authorization', `Bearer ${token}`)
+      .set('Content-Type', 'application/fhir+json')
+      .send({ resourceType: 'Patient', id: 'ancient', birthDate: '0050-06-01' });
+    expect(put.status).toBe(201);
+    try {
+      expect(await idsOf('/fhir/Patient?_id=ancient&birthdate=1950')).toEqual([]);
+      expect(await idsOf('/fhir/Patient?_id=ancient&birthdate=1950-06-01')).toEqual([]);
+      expect(await idsOf('/fhir/Patient?_id=ancient&birthdate=0050')).toEqual(['ancient']);
+      expect(await idsOf('/fhir/Patient?_id=ancient&birthdate=lt0051')).toEqual(['ancient']);
+      expect(await idsOf('/fhir/Patient?_id=ancient&birthdate=gt1000')).toEqual([]);
+      const zero = await get('/fhir/Patient?birthdate=0000');
+      expect(zero.status).toBe(400);
+      expect(zero.body.issue[0].diagnostics).toMatch(/^fhir\.invalid_search_value: /);
+    } finally {
+      await api.http().delete('/fhir/Patient/ancient').set('Authorization', `Bearer ${token}`);
+    }
+  });
+});
+
 describe('search parameters the server does not support, and bad values', () => {
   it.each([
     '/fhir/Patient?nickname=x',

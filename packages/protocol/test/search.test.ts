@@ -113,10 +113,30 @@ describe('dateRange: the implicit range of a FHIR date', () => {
   ])('%s', (text, start, end) => {
     expect(dateRange(text)).toEqual({ start, end });
   });
-  it.each(['24', '2024-1', '2024-02-29T25:00', 'yesterday', '2024-02-29T10:30+15:00'])(
-    'refuses %s',
-    (text) => {
-      expect(dateRange(text)).toBeUndefined();
-    },
-  );
+  // Expected values from ISO 8601 parsing, which reads four-digit years as written.
+  const iso = (text: string) => Date.parse(text);
+  it.each([
+    ['0001', iso('0001-01-01T00:00:00Z'), iso('0002-01-01T00:00:00Z')],
+    ['0050-06-01', iso('0050-06-01T00:00:00Z'), iso('0050-06-02T00:00:00Z')],
+    ['0099-12', iso('0099-12-01T00:00:00Z'), iso('0100-01-01T00:00:00Z')],
+    ['0004-02-29', iso('0004-02-29T00:00:00Z'), iso('0004-03-01T00:00:00Z')],
+    ['0050-06-01T12:00:00.5+01:00', iso('0050-06-01T11:00:00.500Z'), iso('0050-06-01T11:00:00.501Z')],
+    ['9999-12-31', iso('9999-12-31T00:00:00Z'), iso('+010000-01-01T00:00:00Z')],
+  ])('reads year %s as written, not as 19xx', (text, start, end) => {
+    expect(dateRange(text)).toEqual({ start, end });
+  });
+  it.each([
+    '24',
+    '2024-1',
+    '2024-02-29T25:00',
+    'yesterday',
+    '2024-02-29T10:30+15:00',
+    '0000',
+    '0000-06-01',
+    '0100-02-29',
+    '1900-02-29',
+    '0001-02-29',
+  ])('refuses %s', (text) => {
+    expect(dateRange(text)).toBeUndefined();
+  });
 });

@@ -184,6 +184,8 @@ export function dateRange(text: string): { start: number; end: number } | undefi
   const year = Number(y);
   const month = mo === undefined ? undefined : Number(mo);
   const day = d === undefined ? undefined : Number(d);
+  // FHIR R4 date/dateTime/instant regexes admit years 0001 to 9999.
+  if (year === 0) return undefined;
   if (month !== undefined && (month < 1 || month > 12)) return undefined;
   if (day !== undefined && (day < 1 || day > daysInMonth(year, month ?? 1))) return undefined;
   if (h !== undefined && (Number(h) > 23 || Number(mi) > 59 || (s !== undefined && Number(s) > 59)))
@@ -191,13 +193,11 @@ export function dateRange(text: string): { start: number; end: number } | undefi
 
   const offsetMs = zoneOffsetMs(zone);
   if (offsetMs === undefined) return undefined;
-  if (month === undefined) return { start: Date.UTC(year, 0, 1), end: Date.UTC(year + 1, 0, 1) };
-  if (day === undefined) return { start: Date.UTC(year, month - 1, 1), end: Date.UTC(year, month, 1) };
-  if (h === undefined)
-    return { start: Date.UTC(year, month - 1, day), end: Date.UTC(year, month - 1, day + 1) };
+  if (month === undefined) return { start: utc(year, 0, 1), end: utc(year + 1, 0, 1) };
+  if (day === undefined) return { start: utc(year, month - 1, 1), end: utc(year, month, 1) };
+  if (h === undefined) return { start: utc(year, month - 1, day), end: utc(year, month - 1, day + 1) };
 
-  const base =
-    Date.UTC(year, month - 1, day, Number(h), Number(mi), s === undefined ? 0 : Number(s)) - offsetMs;
+  const base = utc(year, month - 1, day, Number(h), Number(mi), s === undefined ? 0 : Number(s)) - offsetMs;
   if (s === undefined) return { start: base, end: base + 60_000 };
   if (frac === undefined) return { start: base, end: base + 1000 };
   const ms = Number(frac.padEnd(3, '0').slice(0, 3));
@@ -205,8 +205,19 @@ export function dateRange(text: string): { start: number; end: number } | undefi
   return { start: base + ms, end: base + ms + 1 };
 }
 
+/** The Gregorian calendar repeats every 400 years, which are exactly 146 097 days. */
+const GREGORIAN_CYCLE_MS = 146_097 * 86_400_000;
+
+/**
+ * `Date.UTC` for any year from 1: `Date.UTC` reads years 0 to 99 as 1900 to 1999 (ECMA-262
+ * MakeFullYear), so the date is computed 400 years later and moved back one calendar cycle.
+ */
+function utc(year: number, monthIndex: number, day: number, hours = 0, minutes = 0, seconds = 0): number {
+  return Date.UTC(year + 400, monthIndex, day, hours, minutes, seconds) - GREGORIAN_CYCLE_MS;
+}
+
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return new Date(utc(year, month, 0)).getUTCDate();
 }
 
 function zoneOffsetMs(zone: string | undefined): number | undefined {
