@@ -1,4 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { parseSearchCriterion } from '@smart-backend/protocol';
+import Database from 'better-sqlite3';
+import { SQLITE_FILE_NAME, openSqliteResourceStore } from '../src/index.js';
+import type { FhirResource } from '../src/search/criteria.js';
 import { FHIR_JSON, LAB, observation, patient, startTestApi, type TestApi } from './support/test-api.js';
 
 // "Nothing lost on restart": resources, versions, deletions and the search index live in
@@ -65,4 +72,52 @@ it('resources, versions, deletions and search survive a restart', async () => {
     .set('Content-Type', FHIR_JSON)
     .send(patient('Durable', { id }));
   expect(next.body.meta.versionId).toBe('3');
+});
+
+it('a data directory written by schema version 1 has its search index rebuilt from the stored content', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fhir-api-v1-'));
+  try {
+    const store = openSqliteResourceStore({ dataDir });
+    await store.createIfAbsent([
+      { resourceType: 'Patient', id: 'ancient', birthDate: '0050-06-01' },
+      { ...observation('laboratory'), id: 'lab-deleted' } as unknown as FhirResource,
+    ]);
+    expect((await store.delete('Observation', 'lab-deleted', { access: null })).kind).toBe('deleted');
+    await store.close();
+
+    // What version 1 left behind: a stale index (the year read as 1950, the category lost).
+    const db = new Database(join(dataDir, SQLITE_FILE_NAME));
+    db.exec('DELETE FROM search_index');
+    db.prepare(
+      "INSERT INTO search_index (resource_pk, type, param, date_start, date_end) SELECT pk, 'Patient', 'birthdate', ?, ? FROM resources WHERE id = 'ancient'",
+    ).run(Date.UTC(1950, 5, 1), Date.UTC(1950, 5, 2));
+    db.pragma('user_version = 1');
+    db.close();
+
+    const reopened = openSqliteResourceStore({ dataDir });
+    try {
+      const search = async (name: string, value: string) => {
+        const parsed = parseSearchCriterion('Patient', name, value);
+        if (!parsed.ok) throw new Error(parsed.message);
+        const result = await reopened.search('Patient', {
+          criteria: [parsed.criterion],
+          access: null,
+          count: 10,
+          offset: 0,
+          total: true,
+        });
+        return result.resources.map((r) => r.id);
+      };
+      expect(await search('birthdate', '1950')).toEqual([]);
+      expect(await search('birthdate', '0050')).toEqual(['ancient']);
+      // A deleted resource is judged by its last content again: a lab-only caller sees 410, not 403.
+      const lab = parseSearchCriterion('Observation', 'category', LAB);
+      if (!lab.ok) throw new Error(lab.message);
+      expect((await reopened.read('Observation', 'lab-deleted', [[lab.criterion]])).kind).toBe('deleted');
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -20,7 +20,11 @@ import type {
 /** The file under DATA_DIR (the auth server keeps its own file in the same directory). */
 export const SQLITE_FILE_NAME = 'fhir-api.sqlite';
 
-const SCHEMA_VERSION = 1;
+/**
+ * 1: the first schema. 2: same tables; the index rules changed (own members only, ids made only of
+ * dots, years 0001-0099), so an index written by version 1 is rebuilt from the stored content.
+ */
+const SCHEMA_VERSION = 2;
 const MAX_CACHED_STATEMENTS = 512;
 
 const SCHEMA = `
@@ -117,8 +121,11 @@ export class SqliteResourceStore implements ResourceStore {
     if (version > SCHEMA_VERSION) {
       throw new Error(`the database schema (version ${version}) is newer than this server understands`);
     }
-    db.exec(SCHEMA);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      if (version === 1) this.rebuildIndex();
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 
   async read(type: string, id: string, access: AccessFilter): Promise<ReadOutcome> {
@@ -311,6 +318,29 @@ export class SqliteResourceStore implements ResourceStore {
     // Index the stored text itself, so search and scope constraints judge exactly what is stored.
     this.writeIndex(rowPk, type, indexEntries(type, JSON.parse(json) as object));
     return { pk: rowPk, resource: this.stored(type, id, version, lastUpdated, json) };
+  }
+
+  /**
+   * Re-derives every resource's index from its stored content: the current version, or for a
+   * deleted resource its last version with content (the index outlives a delete, see SCHEMA).
+   */
+  private rebuildIndex(): void {
+    const batch = this.db.prepare(
+      `SELECT r.pk, r.type, (SELECT v.content FROM resource_versions v
+         WHERE v.resource_pk = r.pk AND v.content IS NOT NULL ORDER BY v.version DESC LIMIT 1) AS content
+       FROM resources r WHERE r.pk > ? ORDER BY r.pk LIMIT 500`,
+    );
+    let after = 0;
+    for (;;) {
+      // In batches: better-sqlite3 cannot write while a read statement is still iterating.
+      const rows = batch.all(after) as Array<{ pk: number; type: string; content: string | null }>;
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        const entries = row.content === null ? [] : indexEntries(row.type, JSON.parse(row.content) as object);
+        this.writeIndex(row.pk, row.type, entries);
+        after = row.pk;
+      }
+    }
   }
 
   private writeIndex(pk: number, type: string, entries: readonly IndexEntry[]): void {
