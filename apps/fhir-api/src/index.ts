@@ -51,5 +51,5 @@ export {
   OBSERVATION_CATEGORY_SYSTEM,
   type SampleDataOptions,
 } from './seed/sample-data.js';
-export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './fhir/search-request.js';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SEARCH_LIMITS } from './fhir/search-request.js';
 export { MAX_BODY_BYTES } from './http/resource-body.js';

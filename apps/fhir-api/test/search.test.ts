@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { COMMON_SEARCH_PARAMETERS, SEARCH_PARAMETERS } from '@smart-backend/protocol';
+import { SEARCH_LIMITS } from '../src/index.js';
 import { unindexedParameters } from '../src/search/index-entries.js';
 import { FHIR_BASE, startTestApi, type TestApi } from './support/test-api.js';
 
@@ -313,6 +314,73 @@ describe('search parameters', () => {
       .set('Content-Type', 'application/json')
       .send('{"name":"smith"}');
     expect(wrongType.status).toBe(415);
+  });
+});
+
+describe('search limits: every accepted search runs; larger ones are 400 too-costly', () => {
+  const expectTooComplex = (
+    res: { status: number; body: { issue: Array<{ code: string; diagnostics: string }> } },
+    limit: number,
+  ) => {
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0]?.code).toBe('too-costly');
+    expect(res.body.issue[0]?.diagnostics).toMatch(/^fhir\.search_too_complex: /);
+    expect(res.body.issue[0]?.diagnostics).toContain(String(limit));
+  };
+  const repeat = (n: number, make: (i: number) => string) =>
+    Array.from({ length: n }, (_, i) => make(i)).join('&');
+
+  it('1,000 criteria (once an SQLite "Expression tree is too large" 500)', async () => {
+    expectTooComplex(await get(`/fhir/Patient?${repeat(1000, () => '_id=a')}`), SEARCH_LIMITS.parameters);
+  });
+
+  it(`${SEARCH_LIMITS.parameters} parameters with ${SEARCH_LIMITS.values} values, under a constrained scope, run`, async () => {
+    const values = (n: number, make: (i: number) => string) =>
+      Array.from({ length: n }, (_, i) => make(i)).join(',');
+    const perParameter = Math.floor(SEARCH_LIMITS.values / SEARCH_LIMITS.parameters);
+    const rest = SEARCH_LIMITS.values - perParameter * (SEARCH_LIMITS.parameters - 1);
+    const query = [
+      ...Array.from(
+        { length: SEARCH_LIMITS.parameters - 1 },
+        () => `date=${values(perParameter, (i) => `ap2024-01-${String((i % 28) + 1).padStart(2, '0')}`)}`,
+      ),
+      `code=${values(rest - 1, (i) => `${LOINC}|x${i}`)},${LOINC}|2345-7`,
+    ].join('&');
+    expect(query.length).toBeLessThanOrEqual(SEARCH_LIMITS.queryLength);
+    const constrained = await api.token(`system/Observation.rs?category=${CATEGORY}|laboratory&status=final`);
+    const res = await api
+      .http()
+      .get(`/fhir/Observation?${query}`)
+      .set('Authorization', `Bearer ${constrained}`);
+    expect(res.status).toBe(200);
+    expect(res.body.total).toBe(1);
+  });
+
+  it(`${SEARCH_LIMITS.parameters + 1} parameters, or ${SEARCH_LIMITS.values + 1} values`, async () => {
+    expectTooComplex(
+      await get(`/fhir/Patient?${repeat(SEARCH_LIMITS.parameters + 1, () => 'gender=female')}`),
+      SEARCH_LIMITS.parameters,
+    );
+    const tooMany = Array.from({ length: SEARCH_LIMITS.values + 1 }, (_, i) => String(i)).join(',');
+    expectTooComplex(await get(`/fhir/Patient?identifier=${tooMany}`), SEARCH_LIMITS.values);
+    // Result parameters count as parameters too, and lenient handling does not lift the limit.
+    const lenient = await get(
+      `/fhir/Patient?${repeat(SEARCH_LIMITS.parameters + 1, (i) => `unknown${i}=x`)}`,
+    ).set('Prefer', 'handling=lenient');
+    expectTooComplex(lenient, SEARCH_LIMITS.parameters);
+  });
+
+  it(`a query (or query plus _search form) longer than ${SEARCH_LIMITS.queryLength} characters`, async () => {
+    const long = `family=${'a'.repeat(SEARCH_LIMITS.queryLength - 'family='.length + 1)}`;
+    expectTooComplex(await get(`/fhir/Patient?${long}`), SEARCH_LIMITS.queryLength);
+    const half = `family=${'a'.repeat(SEARCH_LIMITS.queryLength / 2)}`;
+    const form = await api
+      .http()
+      .post(`/fhir/Patient/_search?${half}`)
+      .set('Authorization', `Bearer ${token}`)
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .send(half);
+    expectTooComplex(form, SEARCH_LIMITS.queryLength);
   });
 });
 

@@ -11,6 +11,20 @@ const MAX_OFFSET = 1_000_000;
 const TOTAL_MODES = ['none', 'estimate', 'accurate'] as const;
 const RESULT_PARAMETER_NAMES: ReadonlySet<string> = new Set(RESULT_PARAMETERS);
 
+/**
+ * Bounds on one search, so that every search the server accepts compiles to a query the database
+ * can run (SQLite refuses expression trees deeper than 1000 nodes) at a bounded cost. The query
+ * string and a `_search` form body count together. Real searches use a handful of each.
+ */
+export const SEARCH_LIMITS = {
+  /** Characters of the query string plus the form body, as sent (percent-encoded). */
+  queryLength: 8192,
+  /** `name=value` pairs, filtering and result parameters alike. */
+  parameters: 32,
+  /** Values across all criteria: each comma-separated alternative counts once. */
+  values: 100,
+} as const;
+
 /** A search as the server understood it. */
 export interface SearchRequest {
   readonly criteria: SearchCriterion[];
@@ -37,7 +51,11 @@ export function parseSearchRequest(
   const linkParameters: Array<readonly [string, string]> = [];
   const result = new Map<string, string>();
 
+  let parameters = 0;
   for (const [name, value] of pairs) {
+    if (++parameters > SEARCH_LIMITS.parameters) {
+      throw tooComplex(`the search has more than ${SEARCH_LIMITS.parameters} parameters`);
+    }
     if (name === 'access_token') {
       throw new OAuthError(
         'token.in_query',
@@ -62,6 +80,11 @@ export function parseSearchRequest(
         `${parsed.message}; supported for ${resourceType}: see /metadata (or send Prefer: handling=lenient to ignore it)`,
       );
     }
+  }
+
+  const values = criteria.reduce((sum, criterion) => sum + criterion.values.length, 0);
+  if (values > SEARCH_LIMITS.values) {
+    throw tooComplex(`the search has ${values} values in all; at most ${SEARCH_LIMITS.values} are accepted`);
   }
 
   const count = Math.min(integerParameter(result, '_count', DEFAULT_PAGE_SIZE, 999_999_999), MAX_PAGE_SIZE);
@@ -90,6 +113,19 @@ function integerParameter(result: Map<string, string>, name: string, fallback: n
     throw invalidValue(`${name} must be a whole number from 0 to ${max}`);
   }
   return Number(text);
+}
+
+/** The query string (and form body) of a search, before anything is parsed. */
+export function checkSearchQueryLength(length: number): void {
+  if (length > SEARCH_LIMITS.queryLength) {
+    throw tooComplex(
+      `the search query is ${length} characters long; at most ${SEARCH_LIMITS.queryLength} are accepted`,
+    );
+  }
+}
+
+function tooComplex(message: string): OAuthError {
+  return new OAuthError('fhir.search_too_complex', `${message} (FHIR API search limits)`);
 }
 
 function invalidValue(message: string): OAuthError {

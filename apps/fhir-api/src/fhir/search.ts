@@ -5,7 +5,7 @@ import { sendFhirJson } from '../http/fhir-response.js';
 import { readSearchForm } from '../http/resource-body.js';
 import { searchsetBundle } from './bundle.js';
 import type { FhirRouteContext } from './context.js';
-import { parseSearchRequest, prefersLenientHandling } from './search-request.js';
+import { checkSearchQueryLength, parseSearchRequest, prefersLenientHandling } from './search-request.js';
 
 /**
  * `GET [base]/[type]?…` and `POST [base]/[type]/_search` — search (scope letter s). Scope query
@@ -16,8 +16,14 @@ export function searchResources({ store, config }: FhirRouteContext) {
   return async (req: Request<{ type: string }>, res: Response): Promise<void> => {
     const { type } = req.params;
     const access = authorizeInteraction(verifiedToken(res), type, 'search');
-    const pairs = [...queryPairs(req)];
-    if (req.method === 'POST') pairs.push(...(await readSearchForm(req)));
+    const query = rawQuery(req);
+    checkSearchQueryLength(query.length);
+    const pairs = [...new URLSearchParams(query)];
+    if (req.method === 'POST') {
+      const form = await readSearchForm(req);
+      checkSearchQueryLength(query.length + form.length);
+      pairs.push(...new URLSearchParams(form));
+    }
     const request = parseSearchRequest(type, pairs, prefersLenientHandling(req.get('prefer')));
     const result = await store.search(type, {
       criteria: request.criteria,
@@ -30,8 +36,8 @@ export function searchResources({ store, config }: FhirRouteContext) {
   };
 }
 
-/** The query string as ordered name/value pairs (Express' parsed `req.query` merges repeats). */
-function queryPairs(req: Request): URLSearchParams {
+/** The query string as sent: searches read ordered name/value pairs (Express' `req.query` merges repeats). */
+function rawQuery(req: Request): string {
   const start = req.originalUrl.indexOf('?');
-  return new URLSearchParams(start < 0 ? '' : req.originalUrl.slice(start + 1));
+  return start < 0 ? '' : req.originalUrl.slice(start + 1);
 }

@@ -21,11 +21,11 @@ export async function readResourceBody(req: Request, expectedType: string): Prom
   return checkResource(value, expectedType);
 }
 
-/** Form-encoded body of `POST [type]/_search` (FHIR R4 http §3.1.0.9). */
-export async function readSearchForm(req: Request): Promise<URLSearchParams> {
-  if (!hasBody(req)) return new URLSearchParams();
+/** Form-encoded body of `POST [type]/_search` (FHIR R4 http §3.1.0.9), as text. */
+export async function readSearchForm(req: Request): Promise<string> {
+  if (!hasBody(req)) return '';
   checkMediaType(req, new Set(['application/x-www-form-urlencoded']), 'application/x-www-form-urlencoded');
-  return new URLSearchParams(await readUtf8Body(req, MAX_BODY_BYTES));
+  return readUtf8Body(req, MAX_BODY_BYTES);
 }
 
 function hasBody(req: Request): boolean {
