@@ -51,6 +51,38 @@ Exit codes: 0 success, 1 failure, 2 usage or configuration error.
 
 class UsageError extends Error {}
 
+/** A --data-dir (or DATA_DIR) that holds no usable key store: exit 2 with one line naming the path. */
+class DataDirError extends Error {}
+
+/**
+ * The key store of a DATA_DIR, refusing anything but an existing regular `keys.db` in a directory
+ * before SQLite touches it: the CLI never creates a key store (a mistyped path fails loudly), and
+ * opening a FIFO or a device there would block.
+ */
+function openSqliteKeyStore(dataDir: string): KeyStore {
+  const keysFile = path.join(dataDir, SQLITE_FILES.keys);
+  let keysFileInfo: fs.Stats;
+  try {
+    if (!fs.statSync(dataDir).isDirectory())
+      throw new DataDirError(`the data directory ${dataDir} is not a directory`);
+    keysFileInfo = fs.statSync(keysFile);
+  } catch (error) {
+    if (error instanceof DataDirError) throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new DataDirError(
+        `no key store at ${keysFile} (start the server once on this DATA_DIR, or check --data-dir)`,
+      );
+    }
+    throw new DataDirError(`cannot use the data directory ${dataDir}: ${describeError(error).message}`);
+  }
+  if (!keysFileInfo.isFile()) throw new DataDirError(`the key store ${keysFile} is not a regular file`);
+  try {
+    return new SqliteKeyStore(dataDir);
+  } catch (error) {
+    throw new DataDirError(`cannot open the key store ${keysFile}: ${describeError(error).message}`);
+  }
+}
+
 async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -105,14 +137,7 @@ async function run(argv: string[]): Promise<number> {
     }
   } else {
     const dataDir = values['data-dir'] !== undefined ? path.resolve(values['data-dir']) : env.dataDir;
-    const keysFile = path.join(dataDir, SQLITE_FILES.keys);
-    if (!fs.existsSync(keysFile)) {
-      process.stderr.write(
-        `smart-auth: no key store at ${keysFile} (start the server once on this DATA_DIR, or check --data-dir)\n`,
-      );
-      return 1;
-    }
-    store = new SqliteKeyStore(dataDir);
+    store = openSqliteKeyStore(dataDir);
   }
   try {
     const timings = {
@@ -170,6 +195,11 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** Error texts from the file system or SQLite can carry a path with a newline; stderr gets one line. */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 function isoDate(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString();
 }
@@ -213,6 +243,10 @@ run(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof UsageError) {
       process.stderr.write(`smart-auth: ${error.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    if (error instanceof DataDirError) {
+      process.stderr.write(`smart-auth: ${oneLine(error.message)}\n`);
       process.exit(2);
     }
     if (error instanceof ConfigError) {

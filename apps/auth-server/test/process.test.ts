@@ -176,9 +176,9 @@ describe('smart-auth (dist/cli.js)', () => {
     expect(result.stderr).toMatch(/^smart-auth: invalid configuration: ACCESS_TOKEN_TTL: /);
   });
 
-  it('refuses to work on a DATA_DIR without a key store (exit 1)', async () => {
+  it('refuses to work on a DATA_DIR without a key store (exit 2)', async () => {
     const result = await cli(['keys', 'rotate', '--data-dir', path.join(tempDir(), 'typo')]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('no key store');
   });
 

@@ -21,7 +21,7 @@ import {
   type PublicJwks,
 } from '@smart-backend/protocol';
 import { InvalidInputError, KeyError } from './errors.js';
-import { readSmallTextFile } from './files.js';
+import { readSmallFile } from './files.js';
 
 /** Algorithms keys can be generated for (SMART CCA: clients SHALL support both). */
 export const GENERATED_KEY_ALGORITHMS = ['RS384', 'ES384'] as const;
@@ -126,9 +126,17 @@ export async function readPrivateKeyFile(
   path: string,
   options: LoadKeyOptions = {},
 ): Promise<ClientSigningKey> {
-  const text = await readSmallTextFile(path, 'key file', MAX_KEY_FILE_BYTES);
+  return (await readPrivateKeyFileWithMode(path, options)).key;
+}
+
+/** {@link readPrivateKeyFile}, with the permission bits of the file the key was read from. */
+export async function readPrivateKeyFileWithMode(
+  path: string,
+  options: LoadKeyOptions = {},
+): Promise<{ key: ClientSigningKey; mode: number }> {
+  const file = await readSmallFile(path, 'key file', MAX_KEY_FILE_BYTES);
   try {
-    return await loadPrivateKey(text, options);
+    return { key: await loadPrivateKey(file.text, options), mode: file.mode };
   } catch (error) {
     if (error instanceof KeyError) throw new KeyError(`key file ${path}: ${error.message}`);
     throw error;

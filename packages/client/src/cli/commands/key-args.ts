@@ -1,5 +1,4 @@
-import { stat } from 'node:fs/promises';
-import { readPrivateKeyFile, type ClientSigningKey } from '../../keys.js';
+import { readPrivateKeyFileWithMode, type ClientSigningKey } from '../../keys.js';
 import { MAX_ASSERTION_LIFETIME_SECONDS } from '@smart-backend/protocol';
 import {
   optionalInteger,
@@ -25,21 +24,21 @@ export async function loadKeyFromArgs(args: ParsedArgs, io: CliIo): Promise<Clie
   const path = requireString(args, 'key');
   const alg = optionalString(args, 'alg');
   const kid = optionalString(args, 'kid');
-  const key = await readPrivateKeyFile(path, {
+  const { key, mode } = await readPrivateKeyFileWithMode(path, {
     ...(alg !== undefined && { alg }),
     ...(kid !== undefined && { kid }),
   });
-  await warnIfExposed(path, io);
+  warnIfExposed(path, mode, io);
   return key;
 }
 
 /** REG-03: the private key must stay confidential; like ssh, say so when others can read it. */
-async function warnIfExposed(path: string, io: CliIo): Promise<void> {
+function warnIfExposed(path: string, mode: number, io: CliIo): void {
   if (process.platform === 'win32') return;
-  const mode = (await stat(path)).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
+  const permissions = mode & 0o777;
+  if ((permissions & 0o077) !== 0) {
     io.stderr(
-      `warning: key file ${path} is accessible by other users (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${path}\n`,
+      `warning: key file ${path} is accessible by other users (mode ${permissions.toString(8).padStart(4, '0')}); run chmod 600 ${path}\n`,
     );
   }
 }

@@ -1,4 +1,4 @@
-import { lstat, mkdir, open, unlink } from 'node:fs/promises';
+import { lstat, open, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   DEFAULT_GENERATED_KEY_ALGORITHM,
@@ -8,6 +8,8 @@ import {
   generateClientKeys,
   type GeneratedKeyAlgorithm,
 } from '../../keys.js';
+import { InvalidInputError } from '../../errors.js';
+import { ensureDirectory, fileProblem } from '../../files.js';
 import { COMMON_HELP, UsageError, optionalString, printJson, type Command } from '../command.js';
 
 export const PRIVATE_KEY_FILE = 'private_key.pem';
@@ -62,7 +64,7 @@ ${COMMON_HELP}`,
       jwks: resolve(dir, JWKS_FILE),
     };
 
-    await ensureDirectory(dir);
+    await ensureDirectory(dir, 0o700);
     // Refuse before generating anything, so an existing key pair is never half overwritten.
     if (!force) {
       const existing = await firstExisting(Object.values(paths));
@@ -80,23 +82,13 @@ ${COMMON_HELP}`,
   },
 };
 
-async function ensureDirectory(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new UsageError(
-      `cannot create directory ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
-  }
-}
-
 async function firstExisting(paths: string[]): Promise<string | undefined> {
   for (const path of paths) {
     try {
       await lstat(path);
       return path;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw fileProblem('output file', path, error);
     }
   }
   return undefined;
@@ -113,7 +105,7 @@ async function writeNewFile(path: string, content: string, mode: number, force: 
       await unlink(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new UsageError(`cannot replace ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        throw fileProblem('output file', path, error);
       }
     }
   }
@@ -123,12 +115,16 @@ async function writeNewFile(path: string, content: string, mode: number, force: 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new UsageError(`${path} already exists; use --force to overwrite`);
-    throw new UsageError(`cannot write ${path} (${code ?? 'error'})`);
+    if (code === 'ENOENT')
+      throw new InvalidInputError(`output file ${path} cannot be created here (ENOENT)`, { cause: error });
+    throw fileProblem('output file', path, error);
   }
   try {
     // The umask can only narrow the mode; the private key's must be exactly 0600 whatever it is.
     if (mode === 0o600) await handle.chmod(mode);
     await handle.writeFile(content, 'utf8');
+  } catch (error) {
+    throw fileProblem('output file', path, error);
   } finally {
     await handle.close();
   }
