@@ -6,7 +6,11 @@ import {
   type JWTPayload,
   type ProtectedHeaderParameters,
 } from 'jose';
-import { MAX_ASSERTION_LIFETIME_SECONDS, MAX_CLIENT_ID_LENGTH } from '@smart-backend/protocol';
+import {
+  CLIENT_ID_PATTERN,
+  MAX_ASSERTION_LIFETIME_SECONDS,
+  MAX_CLIENT_ID_LENGTH,
+} from '@smart-backend/protocol';
 import { InvalidInputError } from './errors.js';
 import { loadPrivateKey, type PrivateKeyInput } from './keys.js';
 import { parseHttpUrl } from './urls.js';
@@ -74,9 +78,28 @@ export function decodeClientAssertion(assertion: string): DecodedAssertion {
   return { header: decodeProtectedHeader(assertion), claims: decodeJwt(assertion) };
 }
 
-function checkClientId(clientId: string): string {
-  if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) {
-    throw new InvalidInputError(`the client id must be 1 to ${MAX_CLIENT_ID_LENGTH} characters`);
+/**
+ * A client id as RFC 6749 Appendix A.1 defines it (VSCHAR: %x20-7E), of any length a server may
+ * issue up to {@link MAX_CLIENT_ID_LENGTH} (RFC 6749 §2.2 sets no size; the SMART reference
+ * bulk-data server issues JWTs of 550–850 characters). The message never repeats the id.
+ */
+export function checkClientId(clientId: string): string {
+  const rule = `the client id must be 1 to ${MAX_CLIENT_ID_LENGTH} visible ASCII characters (RFC 6749 Appendix A.1)`;
+  if (typeof clientId !== 'string' || clientId === '') {
+    throw new InvalidInputError(
+      `${rule}; got ${typeof clientId === 'string' ? 'an empty string' : typeof clientId}`,
+    );
+  }
+  if (clientId.length > MAX_CLIENT_ID_LENGTH) {
+    throw new InvalidInputError(`${rule}; it has ${clientId.length}`);
+  }
+  if (!CLIENT_ID_PATTERN.test(clientId)) {
+    const characters = [...clientId];
+    const position = characters.findIndex((character) => !CLIENT_ID_PATTERN.test(character));
+    const code = (characters[position] ?? '').codePointAt(0) ?? 0;
+    throw new InvalidInputError(
+      `${rule}; character ${position + 1} is U+${code.toString(16).toUpperCase().padStart(4, '0')}`,
+    );
   }
   return clientId;
 }

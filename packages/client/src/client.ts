@@ -1,4 +1,5 @@
 import { FHIR_JSON_CONTENT_TYPE, type TokenResponse } from '@smart-backend/protocol';
+import { checkClientId } from './assertion.js';
 import { discover } from './discovery.js';
 import {
   FhirRequestError,
@@ -105,9 +106,7 @@ export class BackendServicesClient {
 
   constructor(options: BackendServicesClientOptions) {
     this.base = new FhirBase(options.fhirBaseUrl);
-    if (typeof options.clientId !== 'string' || options.clientId === '') {
-      throw new InvalidInputError('clientId is required');
-    }
+    checkClientId(options.clientId);
     if (typeof options.scope !== 'string' || options.scope.trim() === '') {
       throw new InvalidInputError('scope is required, e.g. "system/*.rs"');
     }

@@ -5,7 +5,7 @@ import {
   TokenResponseSchema,
   type TokenResponse,
 } from '@smart-backend/protocol';
-import { createClientAssertion } from './assertion.js';
+import { checkClientId, createClientAssertion } from './assertion.js';
 import { InvalidInputError, InvalidResponseError, TokenRequestError } from './errors.js';
 import { describeUrl, parseJsonBody, sendRequest, type HttpResponse, type TransportOptions } from './http.js';
 import { loadPrivateKey, type PrivateKeyInput } from './keys.js';
@@ -36,6 +36,7 @@ export interface TokenRequestOptions extends TransportOptions {
  */
 export async function requestAccessToken(options: TokenRequestOptions): Promise<TokenResponse> {
   const url = parseHttpUrl(options.tokenUrl, 'the token URL');
+  checkClientId(options.clientId);
   if (typeof options.scope !== 'string' || options.scope.trim() === '') {
     throw new InvalidInputError(
       'a scope is required (SMART backend services always send one), e.g. "system/*.rs"',

@@ -36,7 +36,14 @@ export const MAX_ACCESS_TOKEN_TTL_SECONDS = 300;
 export const MAX_ASSERTION_LENGTH = 16 * 1024;
 export const MAX_KID_LENGTH = 256;
 export const MAX_JTI_LENGTH = 256;
-export const MAX_CLIENT_ID_LENGTH = 256;
+/**
+ * RFC 6749 §2.2 leaves the size of a client identifier undefined, and the SMART reference
+ * bulk-data server issues signed JWTs of 550–850 characters as client ids: a few KiB bound the work
+ * a hostile one costs without refusing real ones.
+ */
+export const MAX_CLIENT_ID_LENGTH = 4096;
+/** RFC 6749 Appendix A.1: `client-id = *VSCHAR`, VSCHAR = %x20-7E (visible ASCII and space). */
+export const CLIENT_ID_PATTERN = /^[\x20-\x7E]+$/;
 export const MAX_SCOPE_STRING_LENGTH = 4096;
 export const MAX_SCOPE_TOKEN_LENGTH = 512;
 export const MAX_SCOPES_PER_REQUEST = 64;
