@@ -292,6 +292,13 @@ export class BackendServicesClient {
           url: response.url,
         });
       }
+      // FHIR R4 Bundle: entry is 0..* of BackboneElement; anything else is not a page to read.
+      if (bundle.entry !== undefined && !(Array.isArray(bundle.entry) && bundle.entry.every(isObject))) {
+        throw new InvalidResponseError(
+          `FHIR search ${describeUrl(url)} answered a Bundle whose entry is not an array of objects`,
+          { status: response.status, url: response.url },
+        );
+      }
       yield bundle as Bundle;
       const next = nextLink(bundle as Bundle);
       url = next === undefined ? undefined : this.base.resolve(new URL(next, url).href, 'paging next link');
@@ -301,7 +308,8 @@ export class BackendServicesClient {
   /** Every resource of every page, in order (matches, includes and outcomes alike). */
   async *search(resourceType: string, params?: SearchParams): AsyncGenerator<FhirResource, void, undefined> {
     for await (const page of this.searchPages(resourceType, params)) {
-      for (const entry of page.entry ?? []) if (entry.resource) yield entry.resource;
+      for (const entry of page.entry ?? [])
+        if (isObject(entry.resource)) yield entry.resource as FhirResource;
     }
   }
 

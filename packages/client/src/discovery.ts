@@ -22,14 +22,14 @@ const URL_MEMBERS = [
 ] as const;
 
 /** SMART Conformance `oauth-uris` sub-extensions → discovery document members. */
-const OAUTH_URI_MEMBERS: Record<string, string> = {
-  token: 'token_endpoint',
-  register: 'registration_endpoint',
-  introspect: 'introspection_endpoint',
-  authorize: 'authorization_endpoint',
-  revoke: 'revocation_endpoint',
-  manage: 'management_endpoint',
-};
+const OAUTH_URI_MEMBERS: ReadonlyArray<readonly [extension: string, member: string]> = [
+  ['token', 'token_endpoint'],
+  ['register', 'registration_endpoint'],
+  ['introspect', 'introspection_endpoint'],
+  ['authorize', 'authorization_endpoint'],
+  ['revoke', 'revocation_endpoint'],
+  ['manage', 'management_endpoint'],
+];
 
 /**
  * Finds the authorization server of a FHIR server (DISC-01/03): `GET {base}/.well-known/smart-configuration`
@@ -80,11 +80,12 @@ async function readCapabilityStatement(base: string, options: TransportOptions):
   if (uris === undefined) {
     throw new DiscoveryError(`the CapabilityStatement has no ${OAUTH_URIS_EXTENSION_URL} extension`);
   }
-  const document: Record<string, unknown> = {};
-  for (const [name, member] of Object.entries(OAUTH_URI_MEMBERS)) {
-    const value = uris.get(name);
-    if (value !== undefined) document[member] = value;
-  }
+  const document = Object.fromEntries(
+    OAUTH_URI_MEMBERS.flatMap(([extension, member]) => {
+      const value = uris.get(extension);
+      return value === undefined ? [] : [[member, value]];
+    }),
+  );
   const resolved = resolveEndpointUrls(document, base);
   const parsed = SmartConfigurationSchema.safeParse(resolved);
   if (!parsed.success) {
@@ -120,19 +121,29 @@ function oauthUrisFrom(body: unknown): Map<string, string> | undefined {
   return undefined;
 }
 
-/** DISC-04: a relative endpoint URL is resolved against the FHIR base (treated as a directory). */
+/**
+ * DISC-04: a relative endpoint URL is resolved against the FHIR base (treated as a directory). The
+ * result holds the document's own members (spread and `Object.fromEntries` define them as data, a
+ * `__proto__` member included) with the resolved URLs over them; the schema then checks exactly it.
+ */
 function resolveEndpointUrls(document: Record<string, unknown>, base: string): Record<string, unknown> {
-  const resolved = { ...document };
-  for (const member of URL_MEMBERS) {
-    const value = resolved[member];
-    if (typeof value !== 'string' || value === '' || /^[a-z][a-z0-9+.-]*:/i.test(value)) continue;
-    try {
-      resolved[member] = new URL(value, `${base}/`).href;
-    } catch {
-      // Left as is; the schema names it.
-    }
+  const resolved = Object.fromEntries(
+    URL_MEMBERS.flatMap((member) => {
+      const url = resolveRelativeUrl(Object.hasOwn(document, member) ? document[member] : undefined, base);
+      return url === undefined ? [] : [[member, url]];
+    }),
+  );
+  return { ...document, ...resolved };
+}
+
+/** The absolute form of a relative URL string; undefined for anything else (left for the schema). */
+function resolveRelativeUrl(value: unknown, base: string): string | undefined {
+  if (typeof value !== 'string' || value === '' || /^[a-z][a-z0-9+.-]*:/i.test(value)) return undefined;
+  try {
+    return new URL(value, `${base}/`).href;
+  } catch {
+    return undefined;
   }
-  return resolved;
 }
 
 async function fetchJson(

@@ -136,8 +136,7 @@ export class FhirRequestError extends SmartClientError {
     error?: string | undefined;
     errorDescription?: string | undefined;
   }) {
-    const diagnostics = details.operationOutcome?.issue?.find((i) => typeof i.diagnostics === 'string')
-      ?.diagnostics as string | undefined;
+    const diagnostics = firstDiagnostics(details.operationOutcome);
     const explanation = details.errorDescription ?? diagnostics;
     const codePart = details.error ? ` ${details.error}` : '';
     super(
@@ -153,6 +152,24 @@ export class FhirRequestError extends SmartClientError {
     this.reason =
       reasonFromErrorDescription(details.errorDescription) ?? reasonFromErrorDescription(diagnostics);
   }
+}
+
+/**
+ * The first issue's `diagnostics` of a server's OperationOutcome, read defensively: the server may
+ * send `issue` as anything, or issues that are not objects.
+ */
+function firstDiagnostics(outcome: OperationOutcome | undefined): string | undefined {
+  const issues: unknown = outcome?.issue;
+  if (!Array.isArray(issues)) return undefined;
+  for (const issue of issues) {
+    if (
+      typeof issue === 'object' &&
+      issue !== null &&
+      typeof (issue as { diagnostics?: unknown }).diagnostics === 'string'
+    )
+      return (issue as { diagnostics: string }).diagnostics;
+  }
+  return undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
 } from '@smart-backend/protocol';
 import { InvalidInputError, InvalidResponseError, RegistrationError } from './errors.js';
 import { describeUrl, parseJsonBody, sendRequest, type TransportOptions } from './http.js';
+import { findPrototypeMember } from './json-members.js';
 import { parseHttpUrl, trimTrailingSlash } from './urls.js';
 import { describeSchemaProblem } from './validation.js';
 
@@ -37,18 +38,14 @@ export async function registerClient(options: RegisterClientOptions): Promise<Re
   if ((options.jwks === undefined) === (options.jwksUri === undefined)) {
     throw new InvalidInputError('exactly one of jwks and jwksUri is required');
   }
-  if (options.jwks !== undefined) {
-    const problem = checkPublicJwks(options.jwks);
-    if (problem)
-      throw new InvalidInputError(`the JWK Set cannot be registered: ${problem.reason}: ${problem.message}`);
-  }
+  const jwks = options.jwks === undefined ? undefined : jwksToSend(options.jwks);
   if (options.jwksUri !== undefined) parseHttpUrl(options.jwksUri, 'jwks_uri');
   if (typeof options.scope !== 'string' || options.scope.trim() === '') {
     throw new InvalidInputError('a scope is required, e.g. "system/*.rs"');
   }
   const body = {
     ...(options.clientName !== undefined && { client_name: options.clientName }),
-    ...(options.jwks !== undefined && { jwks: options.jwks }),
+    ...(jwks !== undefined && { jwks }),
     ...(options.jwksUri !== undefined && { jwks_uri: options.jwksUri }),
     scope: options.scope,
   };
@@ -94,4 +91,30 @@ export async function registerClient(options: RegisterClientOptions): Promise<Re
     error: refusal.data.error,
     errorDescription: refusal.data.error_description,
   });
+}
+
+/**
+ * The JWK Set exactly as it will be sent, checked. It is serialized once and parsed back, so the
+ * check sees the very members the server will (no getters, nothing inherited), and refused if a
+ * key is private or symmetric or if any member at any depth is named `__proto__`, `constructor` or
+ * `prototype`: a private `d` inside `"__proto__": {…}` is not a member of the key to a
+ * member-by-member check, yet becomes part of it on a server that copies members into `{}`.
+ */
+function jwksToSend(jwks: PublicJwks): PublicJwks {
+  let wire: unknown;
+  try {
+    wire = JSON.parse(JSON.stringify(jwks)) as unknown;
+  } catch {
+    throw new InvalidInputError('the JWK Set cannot be registered: it is not JSON');
+  }
+  const member = findPrototypeMember(wire);
+  if (member !== undefined) {
+    throw new InvalidInputError(
+      `the JWK Set cannot be registered: jwks.malformed: ${member} is not a JWK member (__proto__, constructor and prototype are refused at any depth)`,
+    );
+  }
+  const problem = checkPublicJwks(wire);
+  if (problem)
+    throw new InvalidInputError(`the JWK Set cannot be registered: ${problem.reason}: ${problem.message}`);
+  return wire as PublicJwks;
 }

@@ -429,4 +429,46 @@ describe('BackendServicesClient FHIR calls', () => {
       await expect(client.read('Patient', 'p1')).rejects.toBeInstanceOf(TransportError);
     });
   });
+  describe('malformed server JSON is a clear error or nothing, never a TypeError', () => {
+    it.each([
+      ['issue is an object', '{"resourceType":"OperationOutcome","issue":{"diagnostics":"x"}}'],
+      ['issue is a string', '{"resourceType":"OperationOutcome","issue":"token.expired: x"}'],
+      [
+        'an issue is null',
+        '{"resourceType":"OperationOutcome","issue":[null,{"diagnostics":"token.expired: x"}]}',
+      ],
+      ['an issue is a number', '{"resourceType":"OperationOutcome","issue":[1]}'],
+    ])('a 403 OperationOutcome in which %s is a FhirRequestError', async (_, text) => {
+      const client = await clientWith((_req, res) => sendText(res, 403, text, 'application/fhir+json'));
+      const error = (await client.read('Patient', 'p1').catch((e: unknown) => e)) as FhirRequestError;
+      expect(error).toBeInstanceOf(FhirRequestError);
+      expect(error.status).toBe(403);
+      expect(error.operationOutcome).toEqual(JSON.parse(text));
+      expect(error.reason).toBe(text.includes('[null,') ? 'token.expired' : undefined);
+    });
+
+    it.each([
+      ['entry is an object', '{"resourceType":"Bundle","entry":{"resource":{"resourceType":"Patient"}}}'],
+      ['entry is a string', '{"resourceType":"Bundle","entry":"Patient"}'],
+      ['an entry is null', '{"resourceType":"Bundle","entry":[null]}'],
+      ['an entry is an array', '{"resourceType":"Bundle","entry":[[{"resourceType":"Patient"}]]}'],
+    ])('a search Bundle in which %s is an InvalidResponseError', async (_, text) => {
+      const client = await clientWith((_req, res) => sendText(res, 200, text, 'application/fhir+json'));
+      const error = await client.searchAll('Patient').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidResponseError);
+      expect((error as Error).message).toMatch(/answered a Bundle whose entry is not an array of objects/);
+    });
+
+    it('entries whose resource is not an object are skipped by search', async () => {
+      const client = await clientWith((_req, res) =>
+        sendText(
+          res,
+          200,
+          '{"resourceType":"Bundle","entry":[{"resource":"Patient/p0"},{"resource":{"resourceType":"Patient","id":"p1"}},{}]}',
+          'application/fhir+json',
+        ),
+      );
+      expect((await client.searchAll('Patient')).map((r) => r.id)).toEqual(['p1']);
+    });
+  });
 });
