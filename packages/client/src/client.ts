@@ -1,4 +1,4 @@
-import { FHIR_JSON_CONTENT_TYPE, type TokenResponse } from '@smart-backend/protocol';
+import { FHIR_JSON_CONTENT_TYPE, isFhirId, type TokenResponse } from '@smart-backend/protocol';
 import { checkClientId } from './assertion.js';
 import { discover } from './discovery.js';
 import {
@@ -19,13 +19,7 @@ import {
 import { loadPrivateKey, type ClientSigningKey, type PrivateKeyInput } from './keys.js';
 import { requestAccessToken } from './token.js';
 import { FhirBase, parseHttpUrl } from './urls.js';
-import {
-  FHIR_ID_PATTERN,
-  RESOURCE_TYPE_PATTERN,
-  type Bundle,
-  type FhirResource,
-  type SearchParams,
-} from './fhir-types.js';
+import { RESOURCE_TYPE_PATTERN, type Bundle, type FhirResource, type SearchParams } from './fhir-types.js';
 
 export interface BackendServicesClientOptions extends TransportOptions {
   /** The FHIR base URL, e.g. `https://fhir.example.org/fhir`. The token is only ever sent below it (RS-08). */
@@ -375,8 +369,10 @@ function checkResourceType(resourceType: string): string {
 }
 
 function checkId(id: string): string {
-  if (typeof id !== 'string' || !FHIR_ID_PATTERN.test(id)) {
-    throw new InvalidInputError(`${JSON.stringify(id)} is not a FHIR id (1-64 of A-Z a-z 0-9 - .)`);
+  if (typeof id !== 'string' || !isFhirId(id)) {
+    throw new InvalidInputError(
+      `${JSON.stringify(id)} is not a FHIR id (1-64 of A-Z a-z 0-9 - ., not only dots)`,
+    );
   }
   return id;
 }

@@ -30,7 +30,5 @@ export interface Bundle extends FhirResource {
 export type SearchParams =
   URLSearchParams | Record<string, string | number | boolean | ReadonlyArray<string | number | boolean>>;
 
-/** FHIR R4 id (http://hl7.org/fhir/R4/datatypes.html#id). */
-export const FHIR_ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 /** A resource type name: a capitalised identifier (never a path). */
 export const RESOURCE_TYPE_PATTERN = /^[A-Z][A-Za-z]{0,63}$/;

@@ -202,6 +202,9 @@ describe('BackendServicesClient FHIR calls', () => {
       await expect(client.read('Patient', 'a/b')).rejects.toBeInstanceOf(InvalidInputError);
       await expect(client.read('../admin', '1')).rejects.toBeInstanceOf(InvalidInputError);
       await expect(client.delete('Patient', '')).rejects.toBeInstanceOf(InvalidInputError);
+      // Dot segments (RFC 3986 §5.2.4): `Patient/..` would be resolved to the FHIR base itself.
+      await expect(client.read('Patient', '..')).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(client.delete('Patient', '.')).rejects.toBeInstanceOf(InvalidInputError);
       await expect(client.update({ resourceType: 'Patient' })).rejects.toThrow(/needs a resource with an id/);
       expect(fhirRequests).toHaveLength(0);
       expect(tokensIssued).toBe(0);
