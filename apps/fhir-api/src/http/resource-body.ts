@@ -63,21 +63,37 @@ async function readUtf8Body(req: Request, maxBytes: number): Promise<string> {
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  // destroyOnReturn: false keeps the socket usable to send the 413 if the body is too long.
-  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      req.resume(); // discard the rest
-      throw new OAuthError('fhir.body_too_large', `the body is larger than ${maxBytes} bytes`);
+  try {
+    // destroyOnReturn: false keeps the socket usable to send the 413 if the body is too long.
+    for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+      const buffer = chunk as Buffer;
+      size += buffer.length;
+      if (size > maxBytes) {
+        req.resume(); // discard the rest
+        throw new OAuthError('fhir.body_too_large', `the body is larger than ${maxBytes} bytes`);
+      }
+      chunks.push(buffer);
     }
-    chunks.push(buffer);
+  } catch (error) {
+    if (error instanceof OAuthError) throw error;
+    throw bodyNotReceived(error);
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
   } catch {
     throw new OAuthError('fhir.invalid_json', 'the body is not valid UTF-8');
   }
+}
+
+/**
+ * The request stream failed before its end: the client closed the connection mid-body, or the
+ * server cut it (request timeout). Either way the client did not send a request, so this is a
+ * client error, not a fault of the server.
+ */
+function bodyNotReceived(cause: unknown): OAuthError {
+  return new OAuthError('request.malformed_body', 'the request body was not received completely', {
+    cause,
+  });
 }
 
 function parseJson(text: string): unknown {

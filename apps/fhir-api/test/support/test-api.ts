@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import request from 'supertest';
 import {
   createApp,
@@ -24,6 +25,10 @@ export interface TestApi {
   readonly dataDir: string;
   /** Where the app listens: http://127.0.0.1:<port>. */
   readonly address: string;
+  /** How many requests have reached the app so far. */
+  readonly requestsReceived: number;
+  /** Resolves once every request that reached the app has ended its response (`res.end`), sent or not. */
+  whenSettled(): Promise<void>;
   /** supertest against the app, listening on 127.0.0.1:0. */
   http(): ReturnType<typeof request>;
   /** A valid token for this FHIR base with the given scope (default system/*.cruds). */
@@ -36,6 +41,8 @@ export interface TestApi {
 export interface TestApiOptions {
   readonly dataDir?: string;
   readonly verifier?: Partial<JwksTokenVerifierOptions>;
+  /** Default: silent. */
+  readonly logger?: Logger;
 }
 
 /** The FHIR API in-process, with a temp DATA_DIR and a stand-in auth server. */
@@ -51,6 +58,28 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
 
   let store: ResourceStore;
   let server: Server;
+  let received = 0;
+  const unsettled = new Set<ServerResponse>();
+  const onSettled: Array<() => void> = [];
+  const settle = (res: ServerResponse) => {
+    unsettled.delete(res);
+    if (unsettled.size > 0) return;
+    for (const resolve of onSettled.splice(0)) resolve();
+  };
+  /** Counts requests in and watches `res.end`, which the app calls even when the client has gone. */
+  const tracked = (app: (req: IncomingMessage, res: ServerResponse) => void) => {
+    return (req: IncomingMessage, res: ServerResponse) => {
+      received += 1;
+      unsettled.add(res);
+      const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+      res.end = ((...args: unknown[]) => {
+        const result = end(...args);
+        settle(res);
+        return result;
+      }) as ServerResponse['end'];
+      app(req, res);
+    };
+  };
   const build = async () => {
     store = openSqliteResourceStore({ dataDir });
     const verifier = createJwksTokenVerifier({
@@ -61,7 +90,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       ...options.verifier,
     });
     const smartConfiguration = remoteSmartConfiguration({ authUrl: auth.url, retryAfterMs: 0 });
-    server = createServer(createApp(config, { store, verifier, smartConfiguration }));
+    const app = createApp(config, { store, verifier, smartConfiguration, logger: options.logger });
+    server = createServer(tracked(app));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   };
   const stop = async () => {
@@ -83,6 +113,11 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     get address() {
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     },
+    get requestsReceived() {
+      return received;
+    },
+    whenSettled: () =>
+      unsettled.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => onSettled.push(resolve)),
     http: () => request(server),
     token: (scope = 'system/*.cruds', mint = {}) => auth.mint(FHIR_BASE, { ...mint, scope }),
     async restart() {
