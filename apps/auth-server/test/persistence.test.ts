@@ -9,6 +9,9 @@ import {
   rotateSigningKey,
   selectSigningKey,
 } from '../src/signing/signing-keys.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { startServer } from '../src/server.js';
 import { SqliteKeyStore, SqliteReplayCache } from '../src/store/sqlite.js';
 import {
   ADMIN_TOKEN,
@@ -184,6 +187,98 @@ describe('files under DATA_DIR', () => {
     fs.chmodSync(path.join(dataDir, 'keys.db'), 0o644);
     await serverOn(dataDir);
     expect(fs.statSync(path.join(dataDir, 'keys.db')).mode & 0o777).toBe(0o600);
+  });
+
+  it.each([
+    ['022', 0o022],
+    ['002', 0o002],
+    ['000', 0o000],
+  ])(
+    'under umask %s: the directory is 0700 and every file, -wal and -shm included, 0600',
+    async (_, umask) => {
+      const dataDir = path.join(tempDir(), 'data');
+      const previous = process.umask(umask);
+      try {
+        const server = await serverOn(dataDir);
+        await register(server.app, {
+          jwks: jwksOf(await makeClientKey('ES384')),
+          scope: 'system/Patient.rs',
+        });
+        expect(fs.statSync(dataDir).mode & 0o777).toBe(0o700);
+        const files = fs.readdirSync(dataDir);
+        expect(files).toEqual(expect.arrayContaining(['clients.db-wal', 'clients.db-shm']));
+        for (const file of files)
+          expect([file, fs.statSync(path.join(dataDir, file)).mode & 0o777]).toEqual([file, 0o600]);
+      } finally {
+        process.umask(previous);
+      }
+    },
+  );
+
+  it('tightens every database, -wal and -shm left with mode 0644 by an earlier run (a crash leaves non-empty -wal files)', async () => {
+    const crashed = tempDir();
+    const earlier = await serverOn(crashed);
+    const clientId = await register(earlier.app, {
+      jwks: jwksOf(await makeClientKey('ES384')),
+      scope: 'system/Patient.rs',
+    });
+    const dataDir = tempDir();
+    for (const file of fs.readdirSync(crashed)) {
+      fs.copyFileSync(path.join(crashed, file), path.join(dataDir, file));
+      fs.chmodSync(path.join(dataDir, file), 0o644);
+    }
+    expect(fs.statSync(path.join(dataDir, 'clients.db-wal')).size).toBeGreaterThan(0);
+
+    const server = await serverOn(dataDir);
+    for (const file of fs.readdirSync(dataDir))
+      expect([file, fs.statSync(path.join(dataDir, file)).mode & 0o777]).toEqual([file, 0o600]);
+    expect(await server.stores.clients.get(clientId)).toMatchObject({ clientId });
+  });
+});
+
+describe('an existing DATA_DIR open to other users', () => {
+  async function startLogging(dataDir: string) {
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = createLogger('info', {
+      write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>),
+    });
+    const running = await startServer(loadConfig({ PORT: '0', DATA_DIR: dataDir, ADMIN_TOKEN }), { logger });
+    open.push({ close: () => running.close(0) });
+    return logs;
+  }
+
+  it.each([
+    ['0755', 0o755],
+    ['0750', 0o750],
+    ['0711', 0o711],
+    ['0777', 0o777],
+  ])(
+    'mode %s: is reported after the listening line and left as it is; the files are still 0600',
+    async (text, mode) => {
+      const dataDir = tempDir();
+      fs.chmodSync(dataDir, mode);
+      const logs = await startLogging(dataDir);
+      expect(logs[0]).toMatchObject({ msg: 'listening' });
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          event: 'storage',
+          data_dir: dataDir,
+          mode: text,
+          msg: expect.stringContaining('DATA_DIR is open to other users'),
+        }),
+      );
+      expect(fs.statSync(dataDir).mode & 0o777).toBe(mode);
+      for (const file of fs.readdirSync(dataDir))
+        expect([file, fs.statSync(path.join(dataDir, file)).mode & 0o777]).toEqual([file, 0o600]);
+    },
+  );
+
+  it('mode 0700: nothing is reported', async () => {
+    const dataDir = tempDir();
+    fs.chmodSync(dataDir, 0o700);
+    const logs = await startLogging(dataDir);
+    expect(logs.filter((line) => line.level === 'warn' && line.event === 'storage')).toEqual([]);
   });
 });
 

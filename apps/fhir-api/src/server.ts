@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { createJwksTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { resolveAppConfig, type AppConfig, type Config } from './config.js';
 import { loadSampleData } from './seed/sample-data.js';
+import { looseDirectoryWarning } from './store/private-files.js';
 import type { ResourceStore } from './store/resource-store.js';
 import { openSqliteResourceStore } from './store/sqlite-resource-store.js';
 
@@ -36,6 +37,7 @@ export interface StartOptions {
 export async function startFhirApi(config: Config, options: StartOptions = {}): Promise<RunningFhirApi> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const store = options.store ?? openSqliteResourceStore({ dataDir: config.dataDir });
+  const looseDataDir = options.store ? undefined : looseDirectoryWarning(config.dataDir);
   const seeded = config.seed ? await loadSampleData(store) : undefined;
 
   const server = createServer();
@@ -61,6 +63,12 @@ export async function startFhirApi(config: Config, options: StartOptions = {}): 
   const address = `http://${host}:${bound.port}`;
   logger.info({ url: appConfig.fhirBaseUrl, address }, 'listening');
   if (seeded) logger.info(seeded, 'sample data loaded');
+  if (looseDataDir) {
+    logger.warn(
+      looseDataDir,
+      `DATA_DIR is open to other users (mode ${looseDataDir.mode}); its files are 0600, but run chmod 700 on it`,
+    );
+  }
 
   let closing: Promise<void> | undefined;
   return {

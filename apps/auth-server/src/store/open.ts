@@ -3,6 +3,7 @@ import { redactUrl, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { ClientStore, KeyStore, ReplayCache } from './interfaces.js';
 import { openPostgresStores } from './postgres.js';
+import { looseDirectoryWarning } from './private-files.js';
 import { RedisReplayCache, type RedisCacheEvent } from './redis.js';
 import { SqliteClientStore, SqliteKeyStore, SqliteReplayCache } from './sqlite.js';
 
@@ -119,6 +120,15 @@ export async function openStores(config: StoreConfig, logger: Logger): Promise<O
       }),
     };
     const warnings: StartupWarning[] = [];
+    if (config.databaseUrl === undefined || config.redisUrl === undefined) {
+      const loose = looseDirectoryWarning(config.dataDir);
+      if (loose) {
+        warnings.push({
+          fields: { event: 'storage', ...loose },
+          msg: `DATA_DIR is open to other users (mode ${loose.mode}); its files are 0600, but run chmod 700 on it`,
+        });
+      }
+    }
     if (replay instanceof RedisReplayCache) {
       const policy = replay.evictionPolicy;
       if (policy !== undefined && policy !== 'noeviction') {

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { AccessTokenAlgorithm, PublicJwks } from '@smart-backend/protocol';
 import Database from 'better-sqlite3';
@@ -10,6 +9,7 @@ import {
   type ReplayCache,
   type SigningKeyRecord,
 } from './interfaces.js';
+import { preparePrivateSqliteFile } from './private-files.js';
 
 /**
  * The embedded default backend: one SQLite file per store under DATA_DIR, each created with mode
@@ -22,12 +22,8 @@ export const SQLITE_FILES = { clients: 'clients.db', replay: 'replay.db', keys: 
 type Synchronous = 'FULL' | 'NORMAL';
 
 function openDatabase(dataDir: string, file: string, synchronous: Synchronous): Database.Database {
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const filePath = path.join(dataDir, file);
-  // Create the file ourselves so it never exists with the umask's mode; SQLite gives its -wal and
-  // -shm companions the mode of the database file.
-  fs.closeSync(fs.openSync(filePath, 'a', 0o600));
-  fs.chmodSync(filePath, 0o600);
+  preparePrivateSqliteFile(filePath);
   const db = new Database(filePath, { timeout: 5000 });
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isFhirId } from '@smart-backend/protocol';
 import Database, { type Statement } from 'better-sqlite3';
@@ -16,6 +15,7 @@ import type {
   WriteOptions,
   WriteOutcome,
 } from './resource-store.js';
+import { preparePrivateSqliteFile } from './private-files.js';
 
 /** The file under DATA_DIR (the auth server keeps its own file in the same directory). */
 export const SQLITE_FILE_NAME = 'fhir-api.sqlite';
@@ -98,10 +98,14 @@ export interface SqliteResourceStoreOptions {
   readonly now?: () => number;
 }
 
-/** The embedded default store: one SQLite file under DATA_DIR, WAL mode. */
+/**
+ * The embedded default store: one SQLite file under DATA_DIR, WAL mode. The directory is created
+ * with mode 0700 and the file (with its -wal and -shm companions) is 0600: it holds health data.
+ */
 export function openSqliteResourceStore(options: SqliteResourceStoreOptions): SqliteResourceStore {
-  mkdirSync(options.dataDir, { recursive: true });
-  const db = new Database(join(options.dataDir, SQLITE_FILE_NAME));
+  const filePath = join(options.dataDir, SQLITE_FILE_NAME);
+  preparePrivateSqliteFile(filePath);
+  const db = new Database(filePath);
   return new SqliteResourceStore(db, options.now ?? Date.now);
 }
 
