@@ -13,7 +13,12 @@ export {
   type Config,
   type LogLevel,
 } from './config.js';
-export { startServer, type RunningServer, type ServerStores } from './server.js';
+export { startServer, type RunningServer, type ServerStores, type StartOptions } from './server.js';
+export {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type RequestTimeouts,
+} from './http/request-timeouts.js';
 export { createLogger, type Logger } from './logger.js';
 export { discoveryDocument, SCOPES_SUPPORTED } from './discovery.js';
 

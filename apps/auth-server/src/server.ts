@@ -1,7 +1,8 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { withBoundPort, type Config } from './config.js';
+import { createTimedHttpServer, type RequestTimeouts } from './http/request-timeouts.js';
 import { createLogger, type Logger } from './logger.js';
 import { NotReadyError, type ReadinessCheck } from './routes/health.js';
 import { SigningKeyRing } from './signing/signing-keys.js';
@@ -32,10 +33,13 @@ export interface RunningServer {
  * `{"msg":"listening","url":…,"address":…}` as its first line. Rejects if a store cannot be
  * opened (the message names the service, never a password).
  */
-export async function startServer(
-  config: Config,
-  options: { logger?: Logger; stores?: ServerStores } = {},
-): Promise<RunningServer> {
+export interface StartOptions extends RequestTimeouts {
+  readonly logger?: Logger;
+  /** Default: opened from the configuration (see {@link startServer}); given stores are the caller's to close. */
+  readonly stores?: ServerStores;
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   let stores: ServerStores;
   let readiness: ReadinessCheck[];
@@ -81,10 +85,14 @@ export async function startServer(
     throw error;
   }
 
-  const server = http.createServer();
-  // Slow clients cannot hold connections for long (ATK-20).
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  let server: http.Server;
+  try {
+    server = createTimedHttpServer(options);
+  } catch (error) {
+    signingKeys.close();
+    await closeStores();
+    throw error;
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

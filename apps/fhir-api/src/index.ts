@@ -10,6 +10,11 @@ export {
   type LogLevel,
 } from './config.js';
 export { startFhirApi, type RunningFhirApi, type StartOptions } from './server.js';
+export {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  type RequestTimeouts,
+} from './http/request-timeouts.js';
 
 export type {
   ResourceStore,

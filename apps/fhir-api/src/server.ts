@@ -1,9 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createApp } from './app.js';
 import { createJwksTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { resolveAppConfig, type AppConfig, type Config } from './config.js';
+import { createTimedHttpServer, type RequestTimeouts } from './http/request-timeouts.js';
 import { loadSampleData } from './seed/sample-data.js';
 import { looseDirectoryWarning } from './store/private-files.js';
 import type { ResourceStore } from './store/resource-store.js';
@@ -21,7 +22,7 @@ export interface RunningFhirApi {
   close(graceMs?: number): Promise<void>;
 }
 
-export interface StartOptions {
+export interface StartOptions extends RequestTimeouts {
   readonly logger?: Logger;
   /** Default: the SQLite store under `config.dataDir`. */
   readonly store?: ResourceStore;
@@ -36,11 +37,11 @@ export interface StartOptions {
  */
 export async function startFhirApi(config: Config, options: StartOptions = {}): Promise<RunningFhirApi> {
   const logger = options.logger ?? pino({ level: config.logLevel });
+  const server = createTimedHttpServer(options);
   const store = options.store ?? openSqliteResourceStore({ dataDir: config.dataDir });
   const looseDataDir = options.store ? undefined : looseDirectoryWarning(config.dataDir);
   const seeded = config.seed ? await loadSampleData(store) : undefined;
 
-  const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
