@@ -1,21 +1,26 @@
 import { createHash } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
+import { logDestination } from './log-destination.js';
 
 export type { Logger } from 'pino';
 
 /**
- * Structured JSON logs on stdout. What is logged is chosen field by field at each call site: never
+ * Structured JSON logs on stdout, through a destination that a gone or stuck log reader cannot
+ * block (log-destination.ts). What is logged is chosen field by field at each call site: never
  * an assertion, an access token, a key or the admin token (README "Logs").
  */
-export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  level: LogLevel,
+  destination: pino.DestinationStream = logDestination(),
+): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'auth-server' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination);
 }
 
 /** A short, non-reversible handle on (iss, jti) so audit lines can be correlated without the raw jti. */

@@ -1,10 +1,16 @@
 import { ConfigError, loadConfig } from './config.js';
+import { ignoreWriteErrors, logDestination } from './log-destination.js';
 import { createLogger } from './logger.js';
 import { startServer } from './server.js';
+import { handleStopSignals } from './shutdown.js';
 import { errorSummary } from './signing/signing-keys.js';
 
-/** `node dist/main.js`: environment → stores → listen. SIGTERM/SIGINT drain and exit 0 within 10 s. */
+/**
+ * `node dist/main.js`: environment → stores → listen. SIGTERM/SIGINT drain and exit 0 within 10 s,
+ * whatever happened to stdout and stderr (shutdown.ts).
+ */
 async function main(): Promise<void> {
+  ignoreWriteErrors(process.stderr);
   let config;
   try {
     config = loadConfig();
@@ -15,7 +21,9 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const log = logDestination();
+  const logger = createLogger(config.logLevel, log);
+  const signals = handleStopSignals({ logger, log });
   let running;
   try {
     running = await startServer(config, { logger });
@@ -24,23 +32,7 @@ async function main(): Promise<void> {
     process.stderr.write(`auth-server: cannot start: ${message}\n`);
     process.exit(1);
   }
-
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    // A second signal does not cut the drain short (the 9.5 s bound below still holds).
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: draining in-flight requests');
-    // Whatever happens, the process is gone within 10 s.
-    setTimeout(() => process.exit(0), 9500).unref();
-    void running.close(8000).then(() => {
-      logger.info('stopped');
-      logger.flush();
-      process.exit(0);
-    });
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  signals.attach((drainMs) => running.close(drainMs));
 }
 
 void main();

@@ -10,6 +10,7 @@ export {
   type LogLevel,
 } from './config.js';
 export { startFhirApi, type RunningFhirApi, type StartOptions } from './server.js';
+export { createLogger } from './logger.js';
 export {
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,

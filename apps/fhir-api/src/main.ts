@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// The fhir-api process: read the environment, start, and stop cleanly on SIGTERM/SIGINT.
-import { pino } from 'pino';
+// The fhir-api process: read the environment, start, and stop cleanly on SIGTERM/SIGINT — within
+// 10 s, whatever happened to stdout and stderr (shutdown.ts).
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { ignoreWriteErrors, logDestination } from './log-destination.js';
+import { createLogger } from './logger.js';
 import { startFhirApi } from './server.js';
+import { handleStopSignals } from './shutdown.js';
 
 async function main(): Promise<void> {
+  ignoreWriteErrors(process.stderr);
   let config: Config;
   try {
     config = loadConfig();
@@ -16,27 +20,11 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const logger = pino({ level: config.logLevel });
+  const log = logDestination();
+  const logger = createLogger(config.logLevel, log);
+  const signals = handleStopSignals({ logger, log });
   const api = await startFhirApi(config, { logger });
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down: draining in-flight requests');
-    api.close(8000).then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  signals.attach((drainMs) => api.close(drainMs));
 }
 
 main().catch((error: unknown) => {

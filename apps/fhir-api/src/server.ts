@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createJwksTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import { resolveAppConfig, type AppConfig, type Config } from './config.js';
 import { createTimedHttpServer, type RequestTimeouts } from './http/request-timeouts.js';
+import { createLogger } from './logger.js';
 import { loadSampleData } from './seed/sample-data.js';
 import { looseDirectoryWarning } from './store/private-files.js';
 import type { ResourceStore } from './store/resource-store.js';
@@ -36,7 +37,7 @@ export interface StartOptions extends RequestTimeouts {
  * log line announces `{"msg":"listening","url":<FHIR base>,"address":…}`.
  */
 export async function startFhirApi(config: Config, options: StartOptions = {}): Promise<RunningFhirApi> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  const logger = options.logger ?? createLogger(config.logLevel);
   const server = createTimedHttpServer(options);
   const store = options.store ?? openSqliteResourceStore({ dataDir: config.dataDir });
   const looseDataDir = options.store ? undefined : looseDirectoryWarning(config.dataDir);
