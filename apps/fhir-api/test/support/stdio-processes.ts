@@ -1,4 +1,5 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 /**
  * The built server as a real process whose stdout and stderr the test controls, to check what
@@ -6,7 +7,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
  */
 
 export interface ServerProcess {
-  readonly child: ChildProcessWithoutNullStreams;
+  readonly child: ChildProcessByStdio<null, Readable, Readable>;
   /** The first stdout line (`listening`), parsed. */
   readonly first: { readonly msg: string; readonly address: string; readonly [field: string]: unknown };
   readonly exited: Promise<Exit>;
@@ -18,12 +19,18 @@ export interface Exit {
   readonly signal: NodeJS.Signals | null;
 }
 
-const started: ChildProcessWithoutNullStreams[] = [];
+const started: Array<ServerProcess['child']> = [];
 
-/** SIGKILLs every process started here that is still running (call it after each test). */
+/**
+ * SIGKILLs every process started here that is still running and closes the test's ends of their
+ * pipes, so nothing is left open when the test file ends (call it after each test).
+ */
 export function killServers(): void {
-  for (const child of started.splice(0))
+  for (const child of started.splice(0)) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    child.stdout.destroy();
+    child.stderr.destroy();
+  }
 }
 
 /**
@@ -34,7 +41,7 @@ export function killServers(): void {
 export function spawnServer(main: string, env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, [main], {
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: 'pipe',
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(child);
   const exited = new Promise<Exit>((resolve) =>
