@@ -50,6 +50,8 @@ export const MAX_SCOPES_PER_REQUEST = 64;
 export const MAX_JWKS_KEYS = 16;
 export const MIN_RSA_MODULUS_BITS = 2048;
 export const MAX_RSA_MODULUS_BITS = 8192;
+/** FIPS 186-4 Appendix B.3.1: an RSA public exponent is odd and greater than 2^16. */
+export const MIN_RSA_EXPONENT = 65537;
 
 /** RFC 9068 §2.1: the `typ` header of a JWT access token. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';

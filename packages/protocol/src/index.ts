@@ -116,3 +116,17 @@ export {
   type AccessTokenClaims,
 } from './schemas/access-token.js';
 export { decodeBase64url } from './base64url.js';
+export {
+  PROTOTYPE_MEMBER_NAMES,
+  isPrototypeMemberName,
+  findPrototypeMember,
+  type PrototypeMember,
+} from './json-members.js';
+export { typMatches, typMediaType } from './jose-typ.js';
+export { checkResourceIndicator } from './resource-indicator.js';
+export {
+  challengeText,
+  formatBearerChallenge,
+  parseBearerChallenge,
+  type BearerChallenge,
+} from './bearer-challenge.js';

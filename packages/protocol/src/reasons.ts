@@ -109,7 +109,7 @@ export const REASONS = {
   'assertion.typ_invalid': entry(
     'invalid_client',
     400,
-    'the assertion typ header, when present, must be JWT',
+    'the assertion typ header, when present, must be JWT (or application/jwt)',
   ),
   'assertion.crit_unsupported': entry(
     'invalid_client',
@@ -153,7 +153,7 @@ export const REASONS = {
   ),
   'assertion.aud_multiple': entry('invalid_client', 400, 'the assertion aud must be a single value'),
   'assertion.exp_missing': entry('invalid_client', 400, 'the assertion has no exp claim'),
-  'assertion.exp_invalid': entry('invalid_client', 400, 'the assertion exp must be an integer NumericDate'),
+  'assertion.exp_invalid': entry('invalid_client', 400, 'the assertion exp must be a NumericDate'),
   'assertion.expired': entry('invalid_client', 400, 'the assertion has expired'),
   'assertion.exp_too_far': entry(
     'invalid_client',
@@ -311,10 +311,15 @@ export const REASONS = {
   'jwks.duplicate_kid': entry('invalid_client_metadata', 400, 'two keys share a kid'),
   'jwks.rsa_too_small': entry('invalid_client_metadata', 400, 'RSA keys must be at least 2048 bits'),
   'jwks.rsa_too_large': entry('invalid_client_metadata', 400, 'RSA keys larger than 8192 bits are refused'),
+  'jwks.rsa_modulus_invalid': entry(
+    'invalid_client_metadata',
+    400,
+    'the RSA modulus cannot be a product of two large primes (it has a small factor)',
+  ),
   'jwks.rsa_exponent_invalid': entry(
     'invalid_client_metadata',
     400,
-    'the RSA public exponent is not acceptable',
+    'the RSA public exponent must be odd, at least 65537 and at most 32 bits',
   ),
   'jwks.ec_point_invalid': entry(
     'invalid_client_metadata',

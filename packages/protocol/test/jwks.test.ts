@@ -13,6 +13,14 @@ async function publicJwk(
   return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: 'sig', key_ops: ['verify'] };
 }
 
+/** base64url of a big-endian unsigned integer. */
+const encodeInteger = (value: bigint) => {
+  let hex = value.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  return Buffer.from(hex, 'hex').toString('base64url');
+};
+const decodeInteger = (text: string) => BigInt(`0x${Buffer.from(text, 'base64url').toString('hex')}`);
+
 describe('public JWKS validation (REG-09, REG-12, ATK-03, ATK-20)', () => {
   let rsa: JWK;
   let ec: JWK;
@@ -59,9 +67,6 @@ describe('public JWKS validation (REG-09, REG-12, ATK-03, ATK-20)', () => {
     ['a key without kid', () => ({ keys: [{ ...ec, kid: undefined }] }), 'jwks.kid_missing'],
     ['duplicate kids', () => ({ keys: [ec, { ...rsa, kid: ec.kid }] }), 'jwks.duplicate_kid'],
     ['RSA under 2048 bits', () => ({ keys: [rsa1024] }), 'jwks.rsa_too_small'],
-    ['an even RSA exponent', () => ({ keys: [{ ...rsa, e: 'AQAA' }] }), 'jwks.rsa_exponent_invalid'],
-    ['an RSA exponent of 1', () => ({ keys: [{ ...rsa, e: 'AQ' }] }), 'jwks.rsa_exponent_invalid'],
-    ['a huge RSA exponent', () => ({ keys: [{ ...rsa, e: 'AQAAAAAB' }] }), 'jwks.rsa_exponent_invalid'],
     ['an RSA key named ES384', () => ({ keys: [{ ...rsa, alg: 'ES384' }] }), 'jwks.alg_key_mismatch'],
     [
       'a P-256 key named ES384 (curve mismatch)',
@@ -90,6 +95,70 @@ describe('public JWKS validation (REG-09, REG-12, ATK-03, ATK-20)', () => {
     expect((parsed.error?.issues[0] as { params?: { reason?: string } } | undefined)?.params?.reason).toBe(
       reason,
     );
+  });
+
+  /**
+   * RSA public keys that cannot be real (RFC 8017 §3.1: n is the product of two large primes;
+   * FIPS 186-4 Appendix B.3.1: e is odd and greater than 2^16), each derived from a real key.
+   */
+  const nearest = (n: bigint, residue: bigint, modulus: bigint) =>
+    n - ((((n - residue) % modulus) + modulus) % modulus);
+  const rsaCases: Array<
+    [
+      title: string,
+      outcome: ReasonCode | 'accepted',
+      change: (n: bigint) => { n?: bigint; e?: bigint | string },
+    ]
+  > = [
+    ['the real key', 'accepted', () => ({})],
+    [
+      'e = 65537 with a leading zero byte',
+      'accepted',
+      () => ({ e: Buffer.from([0, 1, 0, 1]).toString('base64url') }),
+    ],
+    ['e = 65539 (odd, above 2^16)', 'accepted', () => ({ e: 65539n })],
+    ['e = 2^32 - 1', 'accepted', () => ({ e: 2n ** 32n - 1n })],
+    ['an even modulus', 'jwks.rsa_modulus_invalid', (n) => ({ n: n - 1n })],
+    ['an even modulus 2^2047', 'jwks.rsa_modulus_invalid', () => ({ n: 2n ** 2047n })],
+    ['a modulus divisible by 3', 'jwks.rsa_modulus_invalid', (n) => ({ n: nearest(n, 3n, 6n) })],
+    ['a modulus divisible by 997', 'jwks.rsa_modulus_invalid', (n) => ({ n: nearest(n, 997n, 2n * 997n) })],
+    ['a 2047-bit modulus', 'jwks.rsa_too_small', (n) => ({ n: (n >> 1n) | 1n })],
+    ['e = 1', 'jwks.rsa_exponent_invalid', () => ({ e: 1n })],
+    ['e = 3', 'jwks.rsa_exponent_invalid', () => ({ e: 3n })],
+    ['e = 17', 'jwks.rsa_exponent_invalid', () => ({ e: 17n })],
+    ['e = 65535', 'jwks.rsa_exponent_invalid', () => ({ e: 65535n })],
+    ['e = 65536 (even)', 'jwks.rsa_exponent_invalid', () => ({ e: 65536n })],
+    ['e = 65538 (even)', 'jwks.rsa_exponent_invalid', () => ({ e: 65538n })],
+    ['e = 2^32 + 1 (over 32 bits)', 'jwks.rsa_exponent_invalid', () => ({ e: 2n ** 32n + 1n })],
+    ['e = 0', 'jwks.rsa_exponent_invalid', () => ({ e: 0n })],
+  ];
+  it.each(rsaCases)('RSA: %s → %s', (_title, outcome, change) => {
+    const original = decodeInteger(rsa.n as string);
+    const { n = original, e = rsa.e as string } = change(original);
+    const found = checkPublicJwks({
+      keys: [{ ...rsa, n: encodeInteger(n), e: typeof e === 'string' ? e : encodeInteger(e) }],
+    });
+    expect(found?.reason ?? 'accepted').toBe(outcome);
+  });
+
+  it('refuses an RSA key that also carries a non-string crv, without throwing', () => {
+    const value = JSON.parse(
+      `{"keys":[${JSON.stringify({ ...rsa, alg: 'ES384' }).slice(0, -1)},"crv":{"toString":1}}]}`,
+    ) as unknown;
+    expect(checkPublicJwks(value)?.reason).toBe('jwks.alg_key_mismatch');
+  });
+
+  // JSON texts, not object literals: `{ __proto__: x }` in source sets a prototype, not a member.
+  it.each([
+    ['the set', (key: string) => `{"keys":[${key}],"__proto__":{"keys":[]}}`],
+    ['a key', (key: string) => `{"keys":[${key.slice(0, -1)},"__proto__":{"d":"AAAA"}}]}`],
+    ['a key, escaped', (key: string) => `{"keys":[${key.slice(0, -1)},"\\u005f_proto__":{}}]}`],
+    ['a key, constructor', (key: string) => `{"keys":[${key.slice(0, -1)},"constructor":{}}]}`],
+    ['key_ops', (key: string) => `{"keys":[${key.slice(0, -1)},"x":[{"prototype":1}]}]}`],
+  ])('refuses a member named __proto__, constructor or prototype in %s (jwks.malformed)', (_t, make) => {
+    const value = JSON.parse(make(JSON.stringify(ec))) as unknown;
+    expect(checkPublicJwks(value)?.reason).toBe('jwks.malformed');
+    expect(PublicJwksSchema.safeParse(value).success).toBe(false);
   });
 
   it('keyAllowsAlgorithm: one algorithm per key, by type and curve', () => {

@@ -60,6 +60,10 @@ describe('client assertion claims (SMART CCA claims table, RFC 7523 §3)', () =>
     expect(parseClientAssertionClaims({ ...claims, iat: now, nbf: now }).ok).toBe(true);
     expect(parseClientAssertionClaims({ ...claims, aud: [claims.aud] }).ok).toBe(true);
   });
+  it('accepts non-integer NumericDates (RFC 7519 §2: "can be non-integer") and keeps their value', () => {
+    const result = parseClientAssertionClaims({ ...claims, exp: now + 0.5, iat: now - 0.25, nbf: 1e-3 });
+    expect(result).toMatchObject({ ok: true, value: { exp: now + 0.5, iat: now - 0.25, nbf: 1e-3 } });
+  });
   const without = (name: keyof typeof claims) => {
     const copy: Record<string, unknown> = { ...claims };
     delete copy[name];
@@ -79,12 +83,20 @@ describe('client assertion claims (SMART CCA claims table, RFC 7523 §3)', () =>
     ['aud an empty array', { ...claims, aud: [] }, 'assertion.aud_invalid'],
     ['aud a number', { ...claims, aud: 42 }, 'assertion.aud_invalid'],
     ['exp a string (ATK-14)', { ...claims, exp: String(now + 300) }, 'assertion.exp_invalid'],
-    ['exp a float', { ...claims, exp: now + 0.5 }, 'assertion.exp_invalid'],
     ['exp negative', { ...claims, exp: -1 }, 'assertion.exp_invalid'],
     ['exp 1e308', { ...claims, exp: 1e308 }, 'assertion.exp_invalid'],
     ['exp 2^63', { ...claims, exp: 2 ** 63 }, 'assertion.exp_invalid'],
     ['nbf a string', { ...claims, nbf: 'now' }, 'assertion.nbf_invalid'],
-    ['iat a float', { ...claims, iat: now + 0.25 }, 'assertion.iat_invalid'],
+    ['iat Infinity (JSON 1e400)', { ...claims, iat: JSON.parse('1e400') as number }, 'assertion.iat_invalid'],
+    [
+      'exp -Infinity (JSON -1e400)',
+      { ...claims, exp: JSON.parse('-1e400') as number },
+      'assertion.exp_invalid',
+    ],
+    ['exp NaN', { ...claims, exp: Number.NaN }, 'assertion.exp_invalid'],
+    ['nbf negative', { ...claims, nbf: -0.5 }, 'assertion.nbf_invalid'],
+    ['exp a boolean', { ...claims, exp: true }, 'assertion.exp_invalid'],
+    ['exp null', { ...claims, exp: null }, 'assertion.exp_invalid'],
     ['jti empty', { ...claims, jti: '' }, 'assertion.jti_invalid'],
     ['jti of 10 kB', { ...claims, jti: 'j'.repeat(10_000) }, 'assertion.jti_invalid'],
     ['jti a number', { ...claims, jti: 12 }, 'assertion.jti_invalid'],
@@ -253,6 +265,30 @@ describe('registration', () => {
     expect(reason(value)).toBe(expected);
   });
 
+  // Built as JSON text: an object literal's __proto__ sets the prototype instead of a member.
+  const key = JSON.stringify(jwks.keys[0]);
+  it.each([
+    [
+      '__proto__ at the top',
+      `{"__proto__":{"jwks_uri":"http://evil.example/"},"jwks":{"keys":[${key}]},"scope":"system/*.rs"}`,
+    ],
+    ['constructor at the top', `{"constructor":{},"jwks":{"keys":[${key}]},"scope":"system/*.rs"}`],
+    ['__proto__ in jwks', `{"jwks":{"keys":[${key}],"__proto__":{}},"scope":"system/*.rs"}`],
+    ['prototype in a key', `{"jwks":{"keys":[${key.slice(0, -1)},"prototype":1}]},"scope":"system/*.rs"}`],
+    [
+      '__proto__ deep in an unknown member',
+      `{"jwks":{"keys":[${key}]},"scope":"system/*.rs","x":[[{"y":{"__proto__":null}}]]}`,
+    ],
+    ['an escaped \\u005f_proto__', `{"jwks":{"keys":[${key}]},"scope":"system/*.rs","\\u005f_proto__":1}`],
+  ])('refuses a member named __proto__, constructor or prototype: %s', (_t, text) => {
+    const value: unknown = JSON.parse(text);
+    const result = RegistrationRequestSchema.safeParse(value);
+    expect(result.success).toBe(false);
+    expect(result.error && problemFromZodError(result.error, 'jwks.empty').reason).toBe(
+      'registration.invalid_metadata',
+    );
+  });
+
   it('response shape', () => {
     const response = {
       client_id: 'abc',
@@ -276,6 +312,28 @@ describe('access tokens (RFC 9068)', () => {
     ).toBe(true);
     expect(AccessTokenHeaderSchema.safeParse({ alg: 'ES256', kid: 'k', typ: 'JWT' }).success).toBe(false);
     expect(AccessTokenHeaderSchema.safeParse({ alg: 'ES256', kid: 'k' }).success).toBe(false);
+  });
+  it.each([['AT+JWT'], ['Application/At+Jwt'], ['APPLICATION/AT+JWT']])(
+    'header typ %s is at+jwt in another case (RFC 9068 §4, RFC 7515 §4.1.9)',
+    (typ) => {
+      expect(AccessTokenHeaderSchema.safeParse({ alg: 'ES256', kid: 'k', typ }).success).toBe(true);
+    },
+  );
+  it('claims may carry non-integer NumericDates (RFC 7519 §2)', () => {
+    const claims = {
+      iss: 'i',
+      sub: 'c',
+      aud: 'a',
+      exp: now + 0.5,
+      iat: now - 0.5,
+      jti: 'j',
+      client_id: 'c',
+      scope: '',
+    };
+    expect(AccessTokenClaimsSchema.safeParse(claims).success).toBe(true);
+    expect(AccessTokenClaimsSchema.safeParse({ ...claims, exp: JSON.parse('1e400') as number }).success).toBe(
+      false,
+    );
   });
   it('claims need iss, sub, aud, exp, iat, jti, client_id and scope', () => {
     const ok = {

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { ACCESS_TOKEN_TYP } from '../constants.js';
+import { typMatches } from '../jose-typ.js';
 import { NumericDateSchema } from './assertion.js';
 
-/** RFC 9068 §2.1 header: `typ` must be at+jwt (the `application/` prefix is allowed). */
+/**
+ * RFC 9068 §2.1 header: `typ` is at+jwt; RFC 9068 §4 and RFC 7515 §4.1.9: `application/at+jwt`
+ * and any case are the same media type.
+ */
 export const AccessTokenHeaderSchema = z
   .object({
     alg: z.string().min(1),
     kid: z.string().min(1),
-    typ: z
-      .string()
-      .refine((typ) => /^(application\/)?at\+jwt$/i.test(typ), `typ must be ${ACCESS_TOKEN_TYP}`),
+    typ: z.string().refine((typ) => typMatches(typ, 'at+jwt'), `typ must be ${ACCESS_TOKEN_TYP}`),
   })
   .loose();
 export type AccessTokenHeader = z.infer<typeof AccessTokenHeaderSchema>;

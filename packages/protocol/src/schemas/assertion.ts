@@ -3,8 +3,12 @@ import { MAX_CLIENT_ID_LENGTH, MAX_JTI_LENGTH, MAX_KID_LENGTH } from '../constan
 import type { ReasonCode } from '../reasons.js';
 import type { Checked } from './problem.js';
 
-/** RFC 7519 §2 NumericDate, held to an integer in the safe range (SMART CCA: `exp` is an integer). */
-export const NumericDateSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/**
+ * RFC 7519 §2 NumericDate: seconds since the epoch, which "can be non-integer" — so any finite
+ * number from 0 to 2^53 - 1 (zod 4's number refuses NaN and ±Infinity, which JSON.parse makes of
+ * 1e400). Compared as numbers; never rounded towards acceptance.
+ */
+export const NumericDateSchema = z.number().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /**
  * Client assertion JOSE header (SMART CCA header table). Unknown members are kept and ignored

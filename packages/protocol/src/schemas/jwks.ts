@@ -5,9 +5,11 @@ import {
   MAX_JWKS_KEYS,
   MAX_KID_LENGTH,
   MAX_RSA_MODULUS_BITS,
+  MIN_RSA_EXPONENT,
   MIN_RSA_MODULUS_BITS,
   type AssertionAlgorithm,
 } from '../constants.js';
+import { findPrototypeMember } from '../json-members.js';
 import { reasonParam, type Problem } from './problem.js';
 
 /**
@@ -106,11 +108,14 @@ export function checkPublicJwk(value: unknown, index = 0): Problem | undefined {
 
   const alg = algorithmForKey(jwk as unknown as PublicJwk);
   if (alg === undefined || !keyAllowsAlgorithm(jwk as unknown as PublicJwk, alg)) {
+    // kty and alg are known strings by now; crv is whatever an RSA key carried, so it is described
+    // as JSON (String() of an object with a "toString" member throws).
+    const keyType = `${String(jwk.kty)}${jwk.crv === undefined ? '' : ` ${JSON.stringify(jwk.crv).slice(0, 32)}`}`;
     return problem(
       'jwks.alg_key_mismatch',
       jwk.alg === undefined
-        ? `${at} (${String(jwk.kty)} ${String(jwk.crv ?? '')}) needs an alg member: only RSA and P-384 keys default to RS384/ES384`
-        : `${at} is ${String(jwk.kty)}${jwk.crv ? ' ' + String(jwk.crv) : ''}, which does not fit alg ${String(jwk.alg)}`,
+        ? `${at} (${keyType}) needs an alg member: only RSA and P-384 keys default to RS384/ES384`
+        : `${at} is ${keyType}, which does not fit alg ${String(jwk.alg)}`,
     );
   }
   return undefined;
@@ -132,13 +137,51 @@ function checkRsaMembers(jwk: Record<string, unknown>, at: string): Problem | un
       'jwks.rsa_too_large',
       `${at} is a ${bits}-bit RSA key; at most ${MAX_RSA_MODULUS_BITS} bits are accepted`,
     );
-  // ATK-20: a small odd public exponent (at most 32 bits, at least 3).
-  const exponentBits = bitLength(e);
-  const lastByte = e[e.length - 1] ?? 0;
-  if (exponentBits > 32 || exponentBits < 2 || (lastByte & 1) === 0) {
-    return problem('jwks.rsa_exponent_invalid', `${at} has an unacceptable RSA exponent`);
+  const factor = smallPrimeFactor(n);
+  if (factor !== undefined) {
+    return problem(
+      'jwks.rsa_modulus_invalid',
+      `${at} has an RSA modulus divisible by ${factor}; a modulus is the product of two large primes`,
+    );
+  }
+  // FIPS 186-4 Appendix B.3.1: e is odd and greater than 2^16; bounded to 32 bits here because no
+  // honest key needs more and a large exponent only makes verification slower.
+  const exponent = exponentValue(e);
+  if (exponent === undefined || exponent < MIN_RSA_EXPONENT || exponent % 2 === 0) {
+    return problem(
+      'jwks.rsa_exponent_invalid',
+      `${at} has an unacceptable RSA exponent; it must be odd, at least ${MIN_RSA_EXPONENT} and at most 32 bits`,
+    );
   }
   return undefined;
+}
+
+/** The exponent as a number when it fits 32 bits; undefined for anything longer. */
+function exponentValue(e: Uint8Array): number | undefined {
+  if (bitLength(e) > 32) return undefined;
+  return e.reduce((value, byte) => value * 256 + byte, 0);
+}
+
+/** The primes below 1000 (a sieve, once). */
+const SMALL_PRIMES: readonly number[] = (() => {
+  const composite = new Uint8Array(1000);
+  const primes: number[] = [];
+  for (let i = 2; i < composite.length; i++) {
+    if (composite[i]) continue;
+    primes.push(i);
+    for (let j = i * i; j < composite.length; j += i) composite[j] = 1;
+  }
+  return primes;
+})();
+
+/**
+ * A prime below 1000 that divides the big-endian modulus `n`, or undefined. An RSA modulus is the
+ * product of two primes of about half its size (RFC 8017 §3.1), so an even modulus, or one with
+ * any other small factor, cannot be one: such a "key" verifies nothing its holder signed and
+ * may be chosen to make forgeries easy. Trial division is cheap (a few thousand operations).
+ */
+function smallPrimeFactor(n: Uint8Array): number | undefined {
+  return SMALL_PRIMES.find((prime) => n.reduce((rest, byte) => (rest * 256 + byte) % prime, 0) === 0);
 }
 
 function checkEcMembers(jwk: Record<string, unknown>, at: string): Problem | undefined {
@@ -168,6 +211,15 @@ function bitLength(bytes: Uint8Array): number {
 export function checkPublicJwks(value: unknown): Problem | undefined {
   if (typeof value !== 'object' || value === null || !Array.isArray((value as { keys?: unknown }).keys)) {
     return problem('jwks.malformed', 'a JWK Set is an object with a "keys" array');
+  }
+  // What is checked below must be what is stored and used: no member that zod or a copy would
+  // turn into something else (see json-members.ts).
+  const prototypeMember = findPrototypeMember(value);
+  if (prototypeMember !== undefined) {
+    return problem(
+      'jwks.malformed',
+      `the JWK Set has a member named ${JSON.stringify(prototypeMember.name)} (at ${prototypeMember.path}); this name is refused`,
+    );
   }
   const keys = (value as { keys: unknown[] }).keys;
   if (keys.length === 0) return problem('jwks.empty', 'the JWK Set has no keys');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CLIENT_CREDENTIALS_GRANT } from '../constants.js';
 import { parseScopeList } from '../scopes/parse.js';
+import { findPrototypeMember } from '../json-members.js';
 import { OAuthError } from '../oauth-error.js';
 import { PublicJwksSchema, type PublicJwks } from './jwks.js';
 import { reasonParam, type Problem } from './problem.js';
@@ -65,26 +66,42 @@ const RegisteredScopeSchema = z.string().superRefine((value, ctx) => {
 /**
  * `POST /register` body: RFC 7591 names, SMART semantics. Exactly one of `jwks` / `jwks_uri`.
  * RFC 7591 members a generic client may add are accepted only with the values this flow allows.
+ * A member named `__proto__`, `constructor` or `prototype` anywhere is refused first: zod would
+ * drop such a member silently, and what is validated must be what is stored.
  */
 export const RegistrationRequestSchema = z
-  .object({
-    client_name: z.string().min(1).max(200).optional(),
-    jwks: PublicJwksSchema.optional(),
-    jwks_uri: JwksUriSchema.optional(),
-    scope: RegisteredScopeSchema,
-    token_endpoint_auth_method: z.literal('private_key_jwt').optional(),
-    grant_types: z.tuple([z.literal(CLIENT_CREDENTIALS_GRANT)]).optional(),
-  })
-  .loose()
+  .unknown()
   .superRefine((value, ctx) => {
-    if ((value.jwks === undefined) === (value.jwks_uri === undefined)) {
+    const found = findPrototypeMember(value);
+    if (found) {
       ctx.addIssue({
         code: 'custom',
-        message: 'exactly one of jwks and jwks_uri is required',
-        params: reasonParam('registration.jwks_source'),
+        message: `the member name ${JSON.stringify(found.name)} (at ${found.path}) is refused`,
+        params: reasonParam('registration.invalid_metadata'),
       });
     }
-  });
+  })
+  .pipe(
+    z
+      .object({
+        client_name: z.string().min(1).max(200).optional(),
+        jwks: PublicJwksSchema.optional(),
+        jwks_uri: JwksUriSchema.optional(),
+        scope: RegisteredScopeSchema,
+        token_endpoint_auth_method: z.literal('private_key_jwt').optional(),
+        grant_types: z.tuple([z.literal(CLIENT_CREDENTIALS_GRANT)]).optional(),
+      })
+      .loose()
+      .superRefine((value, ctx) => {
+        if ((value.jwks === undefined) === (value.jwks_uri === undefined)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: 'exactly one of jwks and jwks_uri is required',
+            params: reasonParam('registration.jwks_source'),
+          });
+        }
+      }),
+  );
 export type RegistrationRequest = z.infer<typeof RegistrationRequestSchema> & { jwks?: PublicJwks };
 
 /** `POST /register` 201 body and `GET /clients/:id` body. */
