@@ -12,9 +12,10 @@ import type { ClientRecord, ClientStore } from './store/interfaces.js';
 
 /**
  * Client registration (SMART CCA "Registering a client", RFC 7591 names). The body is validated
- * by the protocol's RegistrationRequestSchema: exactly one of jwks / jwks_uri, public RSA or EC keys
- * only (no private or symmetric keys, RSA ≥ 2048 bits, one algorithm per key), jwks_uri https
- * (http on loopback only), system/ scopes only.
+ * by the protocol's RegistrationRequestSchema: no member named `__proto__`, `constructor` or
+ * `prototype` anywhere, exactly one of jwks / jwks_uri, public RSA or EC keys only (no private or
+ * symmetric keys; RSA ≥ 2048 bits with an odd modulus free of small factors and an odd exponent
+ * ≥ 65537; one algorithm per key), jwks_uri https (http on loopback only), system/ scopes only.
  */
 export async function registerClient(
   body: unknown,
@@ -61,9 +62,10 @@ function usablePublicJwks(jwks: PublicJwks): PublicJwks {
             : `keys[${index}]: n and e do not form an RSA public key`,
         );
       }
-      const kept: Record<string, unknown> = {};
-      for (const member of KEPT_MEMBERS) if (jwk[member] !== undefined) kept[member] = jwk[member];
-      return kept as PublicJwk;
+      // Fixed names only (the schema refused prototype names anywhere in the body).
+      return Object.fromEntries(
+        KEPT_MEMBERS.filter((member) => jwk[member] !== undefined).map((member) => [member, jwk[member]]),
+      ) as PublicJwk;
     }),
   };
 }

@@ -74,6 +74,8 @@ export interface TestServerOptions {
   readonly dataDir?: string;
   readonly clock?: TestClock;
   readonly clientKeyOptions?: AppDeps['clientKeyOptions'];
+  /** Another replay cache (e.g. Redis) instead of the SQLite one; the caller closes it. */
+  readonly replay?: AppDeps['replay'];
 }
 
 /** The app in-process on a temp DATA_DIR (or a given one, for restart tests), logs captured. */
@@ -106,7 +108,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   });
   const app = createApp(config, {
     clients: stores.clients,
-    replay: stores.replay,
+    replay: options.replay ?? stores.replay,
     signingKeys,
     logger,
     now: clock.now,

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { OAuthError } from '@smart-backend/protocol';
+import { OAuthError, formatBearerChallenge } from '@smart-backend/protocol';
 import type { RequestHandler } from 'express';
 
 const REALM = 'smart-auth';
@@ -23,9 +23,12 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
     const header = req.headers.authorization;
     const match = header === undefined ? null : /^Bearer +(\S+) *$/i.exec(header);
     if (!match || !timingSafeEqual(digest(match[1] as string), expected)) {
+      // RFC 6750 §3.1: no error code when no credential was sent. Nothing of the header is echoed.
       res.setHeader(
         'WWW-Authenticate',
-        header === undefined ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`,
+        formatBearerChallenge(
+          header === undefined ? { realm: REALM } : { realm: REALM, error: 'invalid_token' },
+        ),
       );
       throw new OAuthError(
         'admin.unauthorized',

@@ -141,23 +141,44 @@ function decodeUtf8(body: Buffer): string {
   }
 }
 
+/** A parsed form body: single-valued parameters, plus the values of the few that may repeat. */
+export interface FormParameters {
+  /** The value of a single-valued parameter (never of a repeatable one: use getAll). */
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  /** Every value of a parameter named as repeatable, in order (empty when absent). */
+  getAll(name: string): readonly string[];
+}
+
 /**
- * Parses a form body into single-valued parameters. RFC 6749 §3.1: a parameter sent without a
- * value is treated as omitted; a parameter must not be included more than once (ATK-22).
+ * Parses a form body. RFC 6749 §3.1: a parameter sent without a value is treated as omitted; a
+ * parameter must not be included more than once (ATK-22) — except those named in `repeatable`,
+ * e.g. RFC 8707 §2 `resource`, whose every value is kept. Names and values live in Maps, so no
+ * parameter name (`__proto__` included) can reach an object's prototype.
  */
-export function parseFormParameters(body: Buffer): ReadonlyMap<string, string> {
-  const parameters = new Map<string, string>();
+export function parseFormParameters(body: Buffer, repeatable: readonly string[] = []): FormParameters {
+  const single = new Map<string, string>();
+  const multiple = new Map<string, string[]>(repeatable.map((name) => [name, []]));
   for (const [name, value] of new URLSearchParams(decodeUtf8(body))) {
     if (value === '') continue;
-    if (parameters.has(name)) {
+    const values = multiple.get(name);
+    if (values) {
+      values.push(value);
+      continue;
+    }
+    if (single.has(name)) {
       throw new OAuthError(
         'request.repeated_parameter',
         `the parameter ${JSON.stringify(name.slice(0, 64))} appears more than once`,
       );
     }
-    parameters.set(name, value);
+    single.set(name, value);
   }
-  return parameters;
+  return {
+    get: (name) => single.get(name),
+    has: (name) => single.has(name) || (multiple.get(name)?.length ?? 0) > 0,
+    getAll: (name) => multiple.get(name) ?? [],
+  };
 }
 
 /** Parses a JSON body (registration). */

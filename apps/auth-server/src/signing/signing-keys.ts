@@ -28,13 +28,13 @@ const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
 };
 
 export function publicMembers(jwk: JWK): JWK {
-  const members = PUBLIC_MEMBERS[jwk.kty ?? ''] ?? [];
-  const out: Record<string, unknown> = {};
-  for (const member of members) {
-    const value = (jwk as Record<string, unknown>)[member];
-    if (value !== undefined) out[member] = value;
-  }
-  return out as JWK;
+  const members = Object.hasOwn(PUBLIC_MEMBERS, jwk.kty ?? '') ? PUBLIC_MEMBERS[jwk.kty ?? ''] : undefined;
+  const source = jwk as Record<string, unknown>;
+  return Object.fromEntries(
+    (members ?? [])
+      .filter((member) => source[member] !== undefined)
+      .map((member) => [member, source[member]]),
+  ) as JWK;
 }
 
 /** Generates a new signing key pair (jose's async generator: see TOOLCHAIN.md, Node 20 hazard). */

@@ -54,9 +54,10 @@ export interface ReplayCache {
   /**
    * Atomic insert-if-absent. True when this (iss, jti) is seen for the first time (or its previous
    * record has expired); false when it is a replay. Concurrent claims of one pair: exactly one true.
-   * `expiresAtEpochSeconds` is when the assertion stops being acceptable; a claim made at or after
-   * it is refused (false), so a record that has just expired can never be taken over by a request
-   * that passed its `exp` check a moment earlier (ATK-16 at the end of the window).
+   * `expiresAtEpochSeconds` (whole seconds: callers round a non-integer `exp` up) is when the
+   * assertion stops being acceptable; a claim made at or after it is refused (false), so a record
+   * that has just expired can never be taken over by a request that passed its `exp` check a
+   * moment earlier (ATK-16 at the end of the window).
    */
   claim(iss: string, jti: string, expiresAtEpochSeconds: number): Promise<boolean>;
   /** Removes records whose expiry has passed; returns how many. Implementations also do it periodically. */

@@ -7,10 +7,12 @@ import {
   MAX_ASSERTION_LIFETIME_SECONDS,
   OAuthError,
   OPT_IN_ASSERTION_ALGORITHMS,
+  checkResourceIndicator,
   grantScopes,
   keyAllowsAlgorithm,
   parseClientAssertionClaims,
   parseClientAssertionHeader,
+  typMatches,
   type ClientAssertionClaims,
   type ClientAssertionHeader,
   type PublicJwk,
@@ -23,6 +25,7 @@ import {
   checkNoQueryParameters,
   parseFormParameters,
   readBodyWithinLimit,
+  type FormParameters,
 } from '../http/body.js';
 import { jtiHash, truncateForLog } from '../logger.js';
 import { signAccessToken } from '../signing/access-token.js';
@@ -76,7 +79,8 @@ export async function processTokenRequest(
   checkFormContentType(req.headers['content-type']);
   const body = await readBodyWithinLimit(req);
   checkNoQueryParameters(req.url ?? '');
-  const form = parseFormParameters(body);
+  // RFC 8707 §2: resource may be sent more than once; every other parameter only once.
+  const form = parseFormParameters(body, ['resource']);
   checkSingleClientAuthentication(form, req.headers.authorization);
 
   // ── Grant and client authentication method (RFC 6749 §4.4.2, RFC 7523 §2.2) ──
@@ -114,7 +118,8 @@ export async function processTokenRequest(
   // ── Replay: recorded only now that the assertion is authentic and current (ATK-16) ──
   await claimJti(claims, ctx);
 
-  // ── Scopes (SMART "Evaluate Requested Access") and the token ──
+  // ── Requested access: resources (RFC 8707) and scopes (SMART "Evaluate Requested Access") ──
+  checkResources(form.getAll('resource'), ctx.fhirBaseUrl);
   const grant = mediateScopes(form.get('scope'), client);
   audit.scope = grant.scope;
   return issueAccessToken(client, grant, now, ctx, audit);
@@ -132,14 +137,14 @@ function checkMethod(method: string | undefined): void {
   }
 }
 
-/** RFC 6749 §2.3, ATK-21: a client MUST NOT use more than one authentication method per request. */
-function checkSingleClientAuthentication(
-  form: ReadonlyMap<string, string>,
-  authorization: string | undefined,
-): void {
+/**
+ * RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request. The
+ * refusal names the methods in this server's words only: the Authorization header is a credential
+ * (with no scheme, its first word is the secret itself), so not a byte of it is echoed or logged.
+ */
+function checkSingleClientAuthentication(form: FormParameters, authorization: string | undefined): void {
   const methods: string[] = [];
-  if (authorization !== undefined)
-    methods.push(`an Authorization header (${authorization.split(' ')[0]?.slice(0, 16) ?? ''})`);
+  if (authorization !== undefined) methods.push('an Authorization header');
   if (form.has('client_secret')) methods.push('client_secret');
   if (form.has('client_assertion') || form.has('client_assertion_type')) methods.push('client_assertion');
   if (methods.length > 1) {
@@ -215,12 +220,16 @@ function checkAlgorithmAllowed(alg: string): void {
   );
 }
 
-/** SMART CCA: typ is JWT. Absent is tolerated (generic clients omit it); anything else, e.g. at+jwt, is refused (ATK-11). */
+/**
+ * SMART CCA: typ is JWT — the media type application/jwt, which RFC 7515 §4.1.9 lets a sender
+ * write as `JWT`, `jwt` or `application/jwt` in any case. Absent is tolerated (generic clients omit
+ * it); any other type, e.g. at+jwt (RFC 8725 §3.11), or a value with parameters, is refused.
+ */
 function checkTyp(typ: string | undefined): void {
-  if (typ !== undefined && typ.toUpperCase() !== 'JWT') {
+  if (typ !== undefined && !typMatches(typ, 'jwt')) {
     throw new OAuthError(
       'assertion.typ_invalid',
-      `typ ${JSON.stringify(truncateForLog(typ, 32))} is refused; a client assertion has typ JWT`,
+      `typ ${JSON.stringify(truncateForLog(typ, 32))} is refused; a client assertion has typ JWT (application/jwt)`,
     );
   }
 }
@@ -259,7 +268,7 @@ function checkNotNested(header: Record<string, unknown>): void {
   }
 }
 
-/** SMART CCA claims table: iss, sub, aud (one value), integer exp, jti; optional iat, nbf. */
+/** SMART CCA claims table: iss, sub, aud (one value), exp, jti; optional iat, nbf (RFC 7519 §2 NumericDates, not necessarily integers). */
 function checkClaimsShape(payload: Record<string, unknown>): ClientAssertionClaims {
   const parsed = parseClientAssertionClaims(payload);
   if (!parsed.ok) throw new OAuthError(parsed.reason, parsed.message);
@@ -444,8 +453,9 @@ async function claimJti(claims: ClientAssertionClaims, ctx: TokenEndpointContext
   // The key lookup and signature took time: an assertion that expired meanwhile is expired, not a
   // replay (and the store refuses such a claim anyway).
   checkExpiry(claims.exp, Math.floor(ctx.now() / 1000), ctx.clockSkewSeconds);
+  // A non-integer exp (RFC 7519 §2) is kept until the next whole second: the stores count seconds.
   const first = await guardStore('replay cache', () =>
-    ctx.replay.claim(claims.iss, claims.jti, claims.exp + ctx.clockSkewSeconds),
+    ctx.replay.claim(claims.iss, claims.jti, Math.ceil(claims.exp) + ctx.clockSkewSeconds),
   );
   if (!first)
     throw new OAuthError(
@@ -454,7 +464,19 @@ async function claimJti(claims: ClientAssertionClaims, ctx: TokenEndpointContext
     );
 }
 
-// ── Scopes and the token ─────────────────────────────────────────────────────────────────────────
+// ── Requested access and the token ───────────────────────────────────────────────────────────────
+
+/**
+ * RFC 8707 §2: each `resource` is an absolute URI without a fragment that names a resource server
+ * this server issues tokens for — here only the FHIR base, which is every token's audience anyway.
+ * Absent means that default; a resource naming anything else is refused, never ignored.
+ */
+function checkResources(resources: readonly string[], fhirBaseUrl: string): void {
+  for (const resource of resources) {
+    const problem = checkResourceIndicator(resource, fhirBaseUrl);
+    if (problem) throw new OAuthError(problem.reason, problem.message);
+  }
+}
 
 /**
  * SCP-09, SCP-14, ATK-24: grant the intersection of what is asked and what is registered. A

@@ -1,9 +1,10 @@
-import { OAuthError, decodeBase64url } from '@smart-backend/protocol';
+import { OAuthError, decodeBase64url, isPrototypeMemberName } from '@smart-backend/protocol';
 
 /**
  * Strict JWS Compact Serialization (RFC 7515 §7.1) for client assertions (RFC 7523 §2.2, VAL-08,
  * ATK-18, ATK-19): exactly three canonical base64url segments; header and payload are UTF-8 JSON
- * objects with no repeated member names; no JWE, no JSON serialization, no BOM, bounded nesting.
+ * objects with no repeated member names and none named `__proto__`, `constructor` or `prototype`;
+ * no JWE, no JSON serialization, no BOM, bounded nesting.
  */
 export interface CompactJws {
   /** `BASE64URL(header) || '.' || BASE64URL(payload)`: what the signature covers. */
@@ -56,7 +57,10 @@ function decodeJsonSegment(segment: string, what: 'header' | 'payload'): Record<
 
 /**
  * JSON.parse plus what it does not check: the value is an object, no object repeats a member name
- * (compared after unescaping, so "alg" and "\u0061lg" collide), nesting is bounded.
+ * (compared after unescaping, so "alg" and "\u0061lg" collide), no member is named `__proto__`,
+ * `constructor` or `prototype` at any depth, nesting is bounded. The header and claims are then
+ * read both raw (crit, jwk, …) and through zod, which drops an own `__proto__` member: refusing
+ * those names keeps every reader looking at the same members.
  */
 export function parseStrictJsonObject(json: string, what: string): Record<string, unknown> {
   let value: unknown;
@@ -70,21 +74,16 @@ export function parseStrictJsonObject(json: string, what: string): Record<string
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw malformed(`the ${what} is not a JSON object`);
   }
-  const duplicate = findDuplicateMember(json);
-  if (duplicate !== undefined) {
-    throw new OAuthError(
-      'assertion.duplicate_member',
-      `the ${what} repeats the member name ${JSON.stringify(duplicate.slice(0, 64))}`,
-    );
-  }
+  checkMemberNames(json, what);
   return value as Record<string, unknown>;
 }
 
 /**
- * Walks JSON text that JSON.parse has already accepted and returns the first member name repeated
- * within one object. Throws when nesting exceeds {@link MAX_JSON_DEPTH}.
+ * Walks JSON text that JSON.parse has already accepted, member name by member name (unescaped):
+ * refuses a name repeated within one object, a prototype name (see json-members in the protocol
+ * package), and nesting deeper than {@link MAX_JSON_DEPTH}.
  */
-function findDuplicateMember(json: string): string | undefined {
+function checkMemberNames(json: string, what: string): void {
   // One entry per open container: the member names seen so far (object) or null (array).
   const stack: Array<Set<string> | null> = [];
   let expectingName = false;
@@ -97,7 +96,15 @@ function findDuplicateMember(json: string): string | undefined {
       if (expectingName && names) {
         const raw = json.slice(i + 1, end);
         const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
-        if (names.has(name)) return name;
+        if (isPrototypeMemberName(name)) {
+          throw malformed(`the ${what} has a member named ${JSON.stringify(name)}, which is refused`);
+        }
+        if (names.has(name)) {
+          throw new OAuthError(
+            'assertion.duplicate_member',
+            `the ${what} repeats the member name ${JSON.stringify(name.slice(0, 64))}`,
+          );
+        }
         names.add(name);
         expectingName = false;
       }
@@ -114,5 +121,4 @@ function findDuplicateMember(json: string): string | undefined {
       expectingName = stack[stack.length - 1] instanceof Set;
     }
   }
-  return undefined;
 }
