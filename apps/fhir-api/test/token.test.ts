@@ -62,6 +62,80 @@ describe('a valid access token', () => {
   );
 });
 
+describe('RFC 7519 NumericDates and RFC 9068 typ spellings', () => {
+  it('non-integer exp, iat and nbf are accepted (RFC 7519 §2: a NumericDate "can be non-integer")', async () => {
+    const token = await api.token('system/*.rs', {
+      claims: { exp: now() + 60.5, iat: now() - 0.25, nbf: now() - 1.75 },
+    });
+    const res = await api.http().get('/fhir/Patient').set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(200);
+  });
+
+  it('a non-integer exp in the past is still expired', async () => {
+    await expectRefusal(
+      await api.token('system/*.rs', { claims: { exp: now() - 30.5, iat: now() - 300.5 } }),
+      'token.expired',
+    );
+  });
+
+  it.each([['application/at+jwt'], ['AT+JWT'], ['Application/At+Jwt']])(
+    'typ %s is at+jwt (RFC 9068 §4, RFC 7515 §4.1.9): accepted',
+    async (typ) => {
+      const token = await api.token('system/*.rs', { header: { typ } });
+      const res = await api.http().get('/fhir/Patient').set('Authorization', `Bearer ${token}`);
+      expect(res.status).toBe(200);
+    },
+  );
+
+  it.each([
+    ['jwt'],
+    ['application/jwt'],
+    ['at+jwt; x=y'],
+    ['at+jwt '],
+    ['application/at+jwt+x'],
+    ['text/at+jwt'],
+    [''],
+  ])('typ %j is refused: 401 token.wrong_type', async (typ) => {
+    await expectRefusal(await api.token('system/*.rs', { header: { typ } }), 'token.wrong_type');
+  });
+});
+
+describe('the issuer is checked before any key lookup (RFC 9068 §4)', () => {
+  it('tokens from another issuer, or with the wrong typ, cause no JWKS fetch at all', async () => {
+    const fresh = await startTestApi();
+    try {
+      const stranger = await newSigningKey('ES256');
+      const foreign = [
+        // another issuer's key and kid: a lookup would refetch the JWKS looking for it
+        await fresh.token('system/*.rs', { key: stranger, claims: { iss: 'https://other.example' } }),
+        // another issuer naming our published kid
+        await fresh.token('system/*.rs', { claims: { iss: 'https://other.example' } }),
+        await fresh.token('system/*.rs', { key: stranger, claims: { iss: `${fresh.auth.url}/` } }),
+        await fresh.token('system/*.rs', { key: stranger, claims: { iss: undefined } }),
+      ];
+      for (const token of foreign) {
+        const res = await fresh.http().get('/fhir/Patient').set('Authorization', `Bearer ${token}`);
+        expect(res.status).toBe(401);
+        expect(res.body.issue[0].diagnostics).toMatch(/^token\.wrong_issuer: /);
+      }
+      const wrongType = await fresh.token('system/*.rs', { key: stranger, header: { typ: 'JWT' } });
+      const res = await fresh.http().get('/fhir/Patient').set('Authorization', `Bearer ${wrongType}`);
+      expect(res.body.issue[0].diagnostics).toMatch(/^token\.wrong_type: /);
+      expect(fresh.auth.jwksFetches).toBe(0);
+
+      // The counter counts: our own issuer's token is verified with a fetched key.
+      const ours = await fresh
+        .http()
+        .get('/fhir/Patient')
+        .set('Authorization', `Bearer ${await fresh.token()}`);
+      expect(ours.status).toBe(200);
+      expect(fresh.auth.jwksFetches).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
 describe('refusals: 401 invalid_token with WWW-Authenticate (RFC 6750 §3)', () => {
   it('no token: 401 token.missing, error="invalid_token" (DESIGN.md)', async () => {
     const res = await expectRefusal(undefined, 'token.missing');

@@ -14,7 +14,7 @@ export function refuseTokenInQuery(req: Request, _res: Response, next: NextFunct
   if (query >= 0 && new URLSearchParams(req.originalUrl.slice(query + 1)).has('access_token')) {
     throw new OAuthError(
       'token.in_query',
-      'send the access token in the Authorization header (RFC 6750 §2.1)',
+      'send the access token in the Authorization header (RFC 6750 section 2.1)',
     );
   }
   next();

@@ -9,6 +9,7 @@ import {
 import {
   createRemoteJWKSet,
   customFetch,
+  decodeJwt,
   decodeProtectedHeader,
   errors,
   jwtVerify,
@@ -75,8 +76,10 @@ const ALLOWED_ALGORITHMS: ReadonlySet<string> = new Set(ACCESS_TOKEN_ALGORITHMS)
 
 /**
  * Verifies RFC 9068 JWT access tokens issued by the auth server (DESIGN.md "The flow" step 5), in
- * this order: shape → header (alg allow-list, typ at+jwt, kid) → signature with the issuer's
- * published key → iss, aud, exp, nbf, iat → claim shapes. Verified tokens are cached until `exp`.
+ * this order: shape → header (alg allow-list, typ at+jwt, kid) → iss (read unverified, so that a
+ * token from another issuer never makes us look up or fetch a key) → signature with the issuer's
+ * published key → iss again, aud, exp, nbf, iat → claim shapes. Verified tokens are cached until
+ * `exp`. Refusals never quote the token: it is a credential, and so is every part of it.
  */
 export function createJwksTokenVerifier(options: JwksTokenVerifierOptions): TokenVerifier {
   const now = options.now ?? Date.now;
@@ -124,6 +127,7 @@ export function createJwksTokenVerifier(options: JwksTokenVerifierOptions): Toke
       const header = decodeHeader(token);
       checkAlgorithm(header);
       checkHeader(header);
+      checkIssuerBeforeKeyLookup(token, options.issuer);
       const payload = await verifySignatureAndClaims(token, issuerKey, {
         issuer: options.issuer,
         audience: options.audience,
@@ -161,12 +165,15 @@ function checkAlgorithm(header: ProtectedHeaderParameters): void {
   if (typeof header.alg !== 'string' || !ALLOWED_ALGORITHMS.has(header.alg)) {
     throw new OAuthError(
       'token.alg_not_allowed',
-      `alg ${JSON.stringify(header.alg ?? null)} is not one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}`,
+      `the token alg is not one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}`,
     );
   }
 }
 
-/** RFC 9068 §2.1 / RFC 8725 §3.11: only `typ: at+jwt`, so client assertions (`typ: JWT`) never pass. */
+/**
+ * RFC 9068 §2.1 / RFC 8725 §3.11: only `typ` at+jwt — in any case, with or without "application/"
+ * (RFC 9068 §4, RFC 7515 §4.1.9) — so client assertions (`typ: JWT`) never pass.
+ */
 function checkHeader(header: ProtectedHeaderParameters): void {
   const parsed = AccessTokenHeaderSchema.safeParse(header);
   if (parsed.success) return;
@@ -174,10 +181,34 @@ function checkHeader(header: ProtectedHeaderParameters): void {
   if (member === 'typ') {
     throw new OAuthError(
       'token.wrong_type',
-      `typ ${JSON.stringify(header.typ ?? null)} is not at+jwt: this is not an RFC 9068 access token`,
+      `the token typ is ${header.typ === undefined ? 'missing' : 'not at+jwt'}: this is not an RFC 9068 access token`,
     );
   }
-  throw new OAuthError('token.malformed', `the token header has no usable ${String(member ?? 'member')}`);
+  throw new OAuthError(
+    'token.malformed',
+    `the token header has no usable ${member === 'alg' || member === 'kid' ? member : 'member'}`,
+  );
+}
+
+/**
+ * RFC 9068 §4 checks the issuer (step 3) before the signature (step 5): a token that names another
+ * issuer is refused on what it says, without a JWKS lookup — its unknown `kid` would otherwise cost
+ * a refetch at the auth server. Only the refusal relies on the unverified claim; after the
+ * signature, jose checks `iss` again.
+ */
+function checkIssuerBeforeKeyLookup(token: string, issuer: string): void {
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(token);
+  } catch {
+    throw new OAuthError('token.malformed', 'the token payload is not a base64url-encoded JSON object');
+  }
+  if (claims.iss !== issuer) {
+    throw new OAuthError(
+      'token.wrong_issuer',
+      `iss is ${claims.iss === undefined ? 'missing' : 'not the configured authorization server (AUTH_URL)'}`,
+    );
+  }
 }
 
 async function verifySignatureAndClaims(
@@ -239,13 +270,16 @@ function refusalFor(error: unknown): unknown {
         );
     }
   }
+  if (error instanceof errors.JOSENotSupported) {
+    // e.g. an unknown crit header (RFC 7515 §4.1.11); jose's message names it, so it is not used.
+    return new OAuthError('token.malformed', 'the token uses a JOSE feature this server does not support');
+  }
   if (
     error instanceof errors.JWSInvalid ||
     error instanceof errors.JWTInvalid ||
-    error instanceof errors.JOSENotSupported ||
     error instanceof errors.JWKInvalid
   ) {
-    return new OAuthError('token.malformed', error.message);
+    return new OAuthError('token.malformed', 'the token is not a valid JWS or JWT');
   }
   return error;
 }

@@ -59,7 +59,7 @@ export function parseSearchRequest(
     if (name === 'access_token') {
       throw new OAuthError(
         'token.in_query',
-        'send the access token in the Authorization header (RFC 6750 §2.1)',
+        'send the access token in the Authorization header (RFC 6750 section 2.1)',
       );
     }
     if (RESULT_PARAMETER_NAMES.has(name)) {

@@ -1,4 +1,4 @@
-import { OAuthError } from '@smart-backend/protocol';
+import { OAuthError, formatBearerChallenge } from '@smart-backend/protocol';
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { InsufficientScopeError } from '../auth/scope-enforcement.js';
@@ -48,19 +48,17 @@ function asRefusal(error: unknown): OAuthError {
   return new OAuthError('server.error', 'an unexpected error occurred; it has been logged');
 }
 
-/** RFC 6750 §3: `Bearer realm=…, error=…, error_description=…[, scope=…]` for token refusals. */
+/**
+ * RFC 6750 §3: `Bearer realm=…, error=…, error_description=…[, scope=…]` for token refusals. Header
+ * values are ASCII and the descriptions of token refusals are written in ASCII, so the header
+ * carries the same text as the OperationOutcome (the protocol's formatter guarantees the former).
+ */
 function bearerChallenge(realm: string, refusal: OAuthError): string | undefined {
   if (!refusal.reason.startsWith('token.') || refusal.status === 503) return undefined;
-  const parts = [
-    `realm="${quotable(realm)}"`,
-    `error="${refusal.error}"`,
-    `error_description="${quotable(`${refusal.reason}: ${refusal.description}`)}"`,
-  ];
-  if (refusal instanceof InsufficientScopeError) parts.push(`scope="${quotable(refusal.neededScope)}"`);
-  return `Bearer ${parts.join(', ')}`;
-}
-
-/** RFC 6750 §3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E only. */
-function quotable(text: string): string {
-  return text.replace(/["\\]/g, "'").replace(/[^\x20-\x7E]/g, '?');
+  return formatBearerChallenge({
+    realm,
+    error: refusal.error,
+    errorDescription: `${refusal.reason}: ${refusal.description}`,
+    ...(refusal instanceof InsufficientScopeError && { scope: refusal.neededScope }),
+  });
 }

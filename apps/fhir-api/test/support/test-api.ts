@@ -90,7 +90,12 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       ...options.verifier,
     });
     const smartConfiguration = remoteSmartConfiguration({ authUrl: auth.url, retryAfterMs: 0 });
-    const app = createApp(config, { store, verifier, smartConfiguration, logger: options.logger });
+    const app = createApp(config, {
+      store,
+      verifier,
+      smartConfiguration,
+      ...(options.logger && { logger: options.logger }),
+    });
     server = createServer(tracked(app));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   };
