@@ -1,4 +1,9 @@
-import { FHIR_JSON_CONTENT_TYPE, isFhirId, type TokenResponse } from '@smart-backend/protocol';
+import {
+  FHIR_JSON_CONTENT_TYPE,
+  isFhirId,
+  parseBearerChallenge,
+  type TokenResponse,
+} from '@smart-backend/protocol';
 import { checkClientId } from './assertion.js';
 import { discover } from './discovery.js';
 import {
@@ -419,21 +424,15 @@ function nextLink(bundle: Bundle): string | undefined {
   return typeof link?.url === 'string' && link.url !== '' ? link.url : undefined;
 }
 
-/** RFC 6750 §3: `Bearer realm="…", error="…", error_description="…"`. */
+/**
+ * RFC 6750 §3: `Bearer realm="…", error="…", error_description="…"`, read with the protocol's
+ * parser, the counterpart of the formatter the FHIR API writes challenges with.
+ */
 export function parseWwwAuthenticate(header: string | undefined): {
   error?: string;
   errorDescription?: string;
 } {
-  if (!header) return {};
-  const params = new Map<string, string>();
-  const pattern = /([a-zA-Z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
-  for (const match of header.matchAll(pattern)) {
-    const name = match[1];
-    if (name === undefined || params.has(name)) continue;
-    params.set(name, match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : (match[3] ?? ''));
-  }
-  const error = params.get('error');
-  const errorDescription = params.get('error_description');
+  const { error, errorDescription } = parseBearerChallenge(header);
   return {
     ...(error !== undefined && { error }),
     ...(errorDescription !== undefined && { errorDescription }),

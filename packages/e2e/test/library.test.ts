@@ -128,6 +128,15 @@ describe('the client library against both apps', () => {
       await expect(client.create({ resourceType: 'Patient' })).rejects.toMatchObject({ status: 403 });
     });
 
+    it("the client reads the server's challenge whole: errorDescription is the OperationOutcome's diagnostics", async () => {
+      const { client } = await newClient({ registered: 'system/Patient.rs' });
+      const refused = (await client.searchAll('Observation').catch((e: unknown) => e)) as FhirRequestError;
+      expect(refused).toBeInstanceOf(FhirRequestError);
+      expect(refused.error).toBe('insufficient_scope');
+      expect(refused.errorDescription).toMatch(/^token\.insufficient_scope: /);
+      expect(refused.errorDescription).toBe(refused.operationOutcome?.issue?.[0]?.diagnostics);
+    });
+
     it('a scope the client is not registered for: invalid_scope from the auth server', async () => {
       const { client } = await newClient({
         registered: 'system/Patient.rs',
