@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseBearerChallenge } from '@smart-backend/protocol';
 import request, { type Response } from 'supertest';
+import { waitFor } from './backends.js';
 import {
   ADMIN_TOKEN,
   jwksOf,
@@ -63,11 +64,9 @@ type Send = (target: TestServer, authorization: string) => Promise<Response>;
 
 /** Admin audit lines are written when the response finishes: wait for the line, not for a time. */
 async function newLogLine(logs: readonly unknown[], before: number): Promise<void> {
-  for (let turn = 0; turn < 1000 && logs.length === before; turn++) {
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  expect(logs.length).toBeGreaterThan(before);
+  await waitFor(() => logs.length > before, 5);
 }
+
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
 /** Each endpoint, whether it writes an audit line for the request, and how to call it. */
