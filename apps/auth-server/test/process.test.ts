@@ -150,6 +150,18 @@ describe('node dist/main.js', () => {
   });
 });
 
+describe('node dist/main.js with an unusable DATA_DIR', () => {
+  it.each(['/proc/x/data', '/dev/null/data'])(
+    '%s stops start-up with one line naming it, never a hang',
+    async (unusable) => {
+      const proc = run(MAIN, [], { PORT: '0', ADMIN_TOKEN, DATA_DIR: unusable });
+      expect(await proc.exited).toBe(1);
+      expect(proc.stderr).toHaveLength(1);
+      expect(proc.stderr[0]).toContain(unusable.split('/').slice(0, 3).join('/'));
+    },
+  );
+});
+
 describe('smart-auth (dist/cli.js)', () => {
   it('--help prints the usage and exits 0', async () => {
     const result = await cli(['--help']);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { SAMPLE_PATIENT_COUNT } from '../src/index.js';
 import { startFakeAuthServer, type FakeAuthServer } from './support/fake-auth-server.js';
 
@@ -105,4 +105,27 @@ describe('node dist/main.js', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain('PORT');
   });
+
+  // A hang fails the test at Jest's timeout; the process must not outlive the test.
+  const unusableDataDirChildren: ChildProcessWithoutNullStreams[] = [];
+  afterEach(() => {
+    for (const child of unusableDataDirChildren.splice(0)) child.kill('SIGKILL');
+  });
+
+  it.each(['/proc/x/data', '/dev/null/data'])(
+    'a DATA_DIR that cannot be created (%s) stops start-up with one line naming it, never a hang',
+    async (unusable) => {
+      const child = spawn(process.execPath, [MAIN], {
+        env: { PATH: process.env.PATH ?? '', PORT: '0', DATA_DIR: unusable, AUTH_URL: auth.url },
+        stdio: 'pipe',
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      unusableDataDirChildren.push(child);
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toContain(unusable.split('/').slice(0, 3).join('/'));
+    },
+  );
 });

@@ -15,9 +15,33 @@ const SQLITE_COMPANION_SUFFIXES = ['-journal', '-wal', '-shm'] as const;
 /**
  * Creates `dir` (and missing parents) with mode 0700. An existing directory keeps its mode: it
  * may be shared or chosen by the operator, so {@link looseDirectoryWarning} reports it instead.
+ * Each missing level is created on its own: Node 20's `mkdirSync(…, { recursive: true })` retries
+ * for ever when a parent exists but refuses the child with ENOENT (`/proc/x`), which would hang
+ * start-up instead of failing it.
  */
 export function ensurePrivateDirectory(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIRECTORY_MODE });
+  const missing: string[] = [];
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    try {
+      if (!fs.statSync(current).isDirectory()) {
+        throw new Error(`DATA_DIR ${dir} cannot be created: ${current} is not a directory`);
+      }
+      break;
+    } catch (error) {
+      const root = path.dirname(current) === current;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || root) throw error;
+      missing.push(current);
+    }
+  }
+  for (const level of missing.reverse()) {
+    try {
+      fs.mkdirSync(level, { mode: PRIVATE_DIRECTORY_MODE });
+    } catch (error) {
+      // Made meanwhile by another process: a directory there is all that is asked for.
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(level).isDirectory()) continue;
+      throw error;
+    }
+  }
 }
 
 /**
