@@ -8,9 +8,10 @@ import {
   FHIR_BASE,
   PUBLIC_URL,
   TOKEN_URL,
+  TestClock,
   expectRefusal,
   jwksOf,
-  makeAssertion,
+  makeAssertion as makeAssertionAt,
   makeClientKey,
   postToken,
   rawRequest,
@@ -45,7 +46,15 @@ let otherClientId: string;
 let remoteClientId: string;
 
 const b64 = (data: string | Uint8Array) => Buffer.from(data).toString('base64url');
-const now = () => Math.floor(Date.now() / 1000);
+/**
+ * The server's clock is frozen for this file and every lifetime claim (exp, nbf, iat) is computed
+ * from it, even in tables built when the file loads: the boundary cases hold exactly, however long
+ * the file takes to run on a loaded machine.
+ */
+const clock = TestClock.frozen();
+const now = () => clock.seconds();
+const makeAssertion = (id: string, key: ClientKey, options: AssertionOptions = {}) =>
+  makeAssertionAt(id, key, { now: now(), ...options });
 
 function claimsFor(id: string, extra: Record<string, unknown> = {}) {
   return { iss: id, sub: id, aud: TOKEN_URL, exp: now() + 300, jti: randomUUID(), ...extra };
@@ -56,7 +65,7 @@ const send = (assertion: string, extra?: Record<string, string>) =>
   postToken(server.app, tokenForm(assertion, extra));
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ clock });
   host = await startJwksHost();
   [rsa, ec, p256, rsaNoAlg, rsa256, attacker, otherKey] = await Promise.all([
     makeClientKey('RS384'),
@@ -571,9 +580,11 @@ describe('ATK-14 lifetime attacks on exp', () => {
     expectRefusal(await send(assertion), 'assertion.replayed');
   });
 
-  it('ATK-14 exp within the clock skew on either side is accepted (Inferno sends now + 300)', async () => {
-    expect((await send(await assertFor(ec, { claims: { exp: now() + 305 } }))).status).toBe(200);
-    expect((await send(await assertFor(ec, { claims: { exp: now() - 3 } }))).status).toBe(200);
+  it('ATK-14 exp within the clock skew on either side is accepted (Inferno sends now + 300), one second beyond it is not', async () => {
+    expect((await send(await assertFor(ec, { claims: { exp: now() + 310 } }))).status).toBe(200);
+    expect((await send(await assertFor(ec, { claims: { exp: now() - 9 } }))).status).toBe(200);
+    expectRefusal(await send(await assertFor(ec, { claims: { exp: now() + 311 } })), 'assertion.exp_too_far');
+    expectRefusal(await send(await assertFor(ec, { claims: { exp: now() - 10 } })), 'assertion.expired');
   });
 });
 
@@ -588,9 +599,17 @@ describe('ATK-15 future-dated nbf / iat', () => {
     expectRefusal(await send(await assertFor(ec, { claims })), reason);
   });
 
-  it('ATK-15 nbf / iat within the clock skew are accepted', async () => {
-    expect((await send(await assertFor(ec, { claims: { nbf: now() + 3, iat: now() + 3 } }))).status).toBe(
+  it('ATK-15 nbf / iat within the clock skew are accepted, one second beyond it are not', async () => {
+    expect((await send(await assertFor(ec, { claims: { nbf: now() + 10, iat: now() + 10 } }))).status).toBe(
       200,
+    );
+    expectRefusal(
+      await send(await assertFor(ec, { claims: { nbf: now() + 11 } })),
+      'assertion.nbf_in_future',
+    );
+    expectRefusal(
+      await send(await assertFor(ec, { claims: { iat: now() + 11 } })),
+      'assertion.iat_in_future',
     );
   });
 });

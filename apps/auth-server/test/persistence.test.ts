@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startServer } from '../src/server.js';
 import { SqliteKeyStore, SqliteReplayCache } from '../src/store/sqlite.js';
+import { waitFor } from './backends.js';
 import {
   ADMIN_TOKEN,
   FHIR_BASE,
@@ -374,13 +375,16 @@ describe('SqliteReplayCache', () => {
   });
 
   it('prunes periodically by itself', async () => {
-    const cache = new SqliteReplayCache(tempDir(), { pruneIntervalMs: 20 });
+    const clock = TestClock.frozen();
+    const cache = new SqliteReplayCache(tempDir(), { now: clock.now, pruneIntervalMs: 20 });
     open.push(cache);
-    const soon = Math.floor(Date.now() / 1000) + 1;
-    expect(await cache.claim('iss', 'short-lived', soon)).toBe(true);
-    expect(await cache.size()).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, soon * 1000 + 150 - Date.now()));
-    expect(await cache.size()).toBe(0);
+    const expiresAt = clock.seconds() + 60;
+    expect(await cache.claim('iss', 'short-lived', expiresAt)).toBe(true);
+    expect(await cache.claim('iss', 'long-lived', expiresAt + 1)).toBe(true);
+    clock.advance(60);
+    // No call prunes here: only the cache's own timer can remove the expired record.
+    await waitFor(async () => (await cache.size()) === 1);
+    expect(await cache.claim('iss', 'long-lived', expiresAt + 1)).toBe(false);
   });
 
   it('ATK-16 at the end of the window: a claim made once its expiry has come is refused and takes nothing over', async () => {
@@ -477,8 +481,8 @@ describe('signing keys', () => {
     const ring = await SigningKeyRing.open(store, { alg: 'ES256', ...timings, refreshIntervalMs: 30 });
     open.push(ring);
     const { key } = await rotateSigningKey(other, { alg: 'ES256', ...timings });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(ring.current().kid).toBe(key.kid);
+    // Nothing but the ring's own timer re-reads the store here.
+    await waitFor(() => ring.current().kid === key.kid);
   });
 
   it('keeps serving the loaded keys when the key store cannot be read', async () => {

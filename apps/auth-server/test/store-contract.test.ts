@@ -11,8 +11,8 @@ import {
 import { openPostgresStores } from '../src/store/postgres.js';
 import { RedisReplayCache } from '../src/store/redis.js';
 import { SqliteClientStore, SqliteKeyStore, SqliteReplayCache } from '../src/store/sqlite.js';
-import { REDIS_URL, createTestDatabase, removeRedisPrefix, sleep, testRedisPrefix } from './backends.js';
-import { tempDir } from './helpers.js';
+import { REDIS_URL, createTestDatabase, removeRedisPrefix, testRedisPrefix, waitFor } from './backends.js';
+import { TestClock, tempDir } from './helpers.js';
 
 /**
  * One contract, every backend: the SQLite stores (embedded default), PostgreSQL (clients, signing
@@ -34,7 +34,8 @@ afterAll(async () => {
 type Opener<T> = () => Promise<T>;
 interface Backend<T> {
   readonly name: string;
-  namespace(): Promise<Opener<T>>;
+  /** `now`: the clock the stores are given (epoch ms), where the backend takes one. */
+  namespace(now?: () => number): Promise<Opener<T>>;
 }
 
 function tracked<T extends { close(): Promise<void> }>(open: () => Promise<T>): Opener<T> {
@@ -96,18 +97,22 @@ const KEY_BACKENDS: Array<Backend<KeyStore>> = [
 const REPLAY_BACKENDS: Array<Backend<ReplayCache>> = [
   {
     name: 'sqlite',
-    namespace: async () => {
+    namespace: async (now) => {
       const dir = tempDir();
-      return tracked(async () => new SqliteReplayCache(dir, { pruneIntervalMs: 0 }));
+      return tracked(async () => new SqliteReplayCache(dir, { pruneIntervalMs: 0, ...(now && { now }) }));
     },
   },
   {
     name: 'redis',
-    namespace: async () => {
+    namespace: async (now) => {
       const prefix = testRedisPrefix('contract');
       cleanups.push(() => removeRedisPrefix(prefix));
       return tracked(() =>
-        RedisReplayCache.open(REDIS_URL, { keyPrefix: prefix, dataLossQuarantineSeconds: 320 }),
+        RedisReplayCache.open(REDIS_URL, {
+          keyPrefix: prefix,
+          dataLossQuarantineSeconds: 320,
+          ...(now && { now }),
+        }),
       );
     },
   },
@@ -273,19 +278,24 @@ describe.each(REPLAY_BACKENDS)('ReplayCache contract: $name', (backend) => {
   });
 
   it('a record lives until its expiry and no longer: then the pair may be claimed again and prune/size forget it', async () => {
-    const cache = await (await backend.namespace())();
-    const soon = nowSeconds() + 1;
-    const later = nowSeconds() + 600;
+    // A frozen clock: every claim below is made at the same instant however slow the machine is.
+    // The Redis backend hands Redis the remaining lifetime (exactly 1 s) and Redis expires the
+    // record by its own clock; the SQLite backend forgets it when pruned after the clock moved on.
+    const clock = TestClock.frozen();
+    const cache = await (await backend.namespace(clock.now))();
+    const soon = clock.seconds() + 1;
+    const later = clock.seconds() + 600;
     for (const jti of ['s1', 's2', 's3']) expect(await cache.claim('client', jti, soon)).toBe(true);
     for (const jti of ['l1', 'l2']) expect(await cache.claim('client', jti, later)).toBe(true);
     expect(await cache.size()).toBe(5);
     expect(await cache.claim('client', 's1', soon)).toBe(false);
-    // Real time (the Redis backend expires records by its own clock): wait until `soon` has passed.
-    await sleep((soon + 1) * 1000 + 50 - Date.now());
-    await cache.prune();
-    expect(await cache.size()).toBe(2);
-    expect(await cache.claim('client', 's1', nowSeconds() + 60)).toBe(true);
-    expect(await cache.claim('client', 's1', nowSeconds() + 60)).toBe(false);
+    clock.advance(1);
+    await waitFor(async () => {
+      await cache.prune();
+      return (await cache.size()) === 2;
+    });
+    expect(await cache.claim('client', 's1', clock.seconds() + 60)).toBe(true);
+    expect(await cache.claim('client', 's1', clock.seconds() + 60)).toBe(false);
     expect(await cache.claim('client', 'l1', later)).toBe(false);
   });
 
