@@ -43,10 +43,26 @@ describe('a valid access token', () => {
     expect(res.status).toBe(200);
   });
 
-  it('is accepted up to the clock skew after exp', async () => {
-    const token = await api.token('system/*.rs', { claims: { exp: now() - 3, iat: now() - 300 } });
-    const res = await api.http().get('/fhir/Patient').set('Authorization', `Bearer ${token}`);
-    expect(res.status).toBe(200);
+  it('is accepted up to the clock skew after exp, and refused one second beyond it', async () => {
+    // The verifier's clock is frozen, so the boundary holds however long minting and the request take.
+    const t = now();
+    const frozen = await startTestApi({ verifier: { now: () => t * 1000 } });
+    try {
+      const get = async (exp: number) =>
+        frozen
+          .http()
+          .get('/fhir/Patient')
+          .set(
+            'Authorization',
+            `Bearer ${await frozen.token('system/*.rs', { claims: { exp, iat: t - 300 } })}`,
+          );
+      expect((await get(t - 9)).status).toBe(200);
+      const beyond = await get(t - 10);
+      expect(beyond.status).toBe(401);
+      expect(beyond.body.issue[0].diagnostics).toMatch(/^token\.expired: /);
+    } finally {
+      await frozen.close();
+    }
   });
 
   it.each(ACCESS_TOKEN_ALGORITHMS.map((alg) => [alg]))(
