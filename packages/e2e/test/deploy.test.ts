@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import http from 'node:http';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -250,6 +251,13 @@ describe('deployment bundles', () => {
       })
     ).json()) as { access_token: string };
 
+    // The FHIR API learns the auth server's keys now: during the drain below the auth server is
+    // stopping too, and a JWKS fetch racing its shutdown is not what this test is about.
+    const warm = await fetch(`${fhirBase}/Patient?_count=1`, {
+      headers: { authorization: `Bearer ${token.access_token}` },
+    });
+    expect(warm.status).toBe(200);
+
     // Half of each body is sent, then the app gets SIGTERM, then the rest follows.
     const uploads = [
       slowUpload(auth, `${authUrl}/token`, 'application/x-www-form-urlencoded', form(await assertion())),
@@ -276,8 +284,12 @@ function exitOf(app: RunningApp): Promise<number | null> {
 }
 
 /**
- * Sends half of `body`, SIGTERMs the app, checks it is still running, sends the rest. The request
- * asks for `Connection: close`, so no idle keep-alive connection is left for the drain to wait on.
+ * Sends half of `body`, SIGTERMs the app, checks it is still running, sends the rest. Each step
+ * waits for a condition, not for a time: the headers carry `Expect: 100-continue`, and the app
+ * answers 100 Continue as its handler receives the request, so the request is in flight before
+ * the signal; the rest of the body follows once the app has logged that it is draining. The
+ * request asks for `Connection: close`, so no idle keep-alive connection is left for the drain to
+ * wait on.
  */
 async function slowUpload(
   app: RunningApp,
@@ -288,32 +300,33 @@ async function slowUpload(
 ): Promise<{ status: number }> {
   const bytes = Buffer.from(body);
   const half = Math.floor(bytes.length / 2);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': type,
-          'content-length': String(bytes.length),
-          connection: 'close',
-          ...(bearer && { authorization: `Bearer ${bearer}` }),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-      },
-    );
-    req.on('error', reject);
-    req.write(bytes.subarray(0, half), () => {
-      setTimeout(() => {
-        app.process.kill('SIGTERM');
-        setTimeout(() => {
-          if (app.process.exitCode !== null) reject(new Error('exited with a request in flight'));
-          else req.end(bytes.subarray(half));
-        }, 300);
-      }, 100);
-    });
+  const req = http.request(url, {
+    method: 'POST',
+    headers: {
+      'content-type': type,
+      'content-length': String(bytes.length),
+      connection: 'close',
+      expect: '100-continue',
+      ...(bearer && { authorization: `Bearer ${bearer}` }),
+    },
   });
+  const answered = new Promise<{ status: number }>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('error', reject);
+  });
+  answered.catch(() => undefined); // awaited below; a failure before that is reported there
+  req.flushHeaders();
+  await once(req, 'continue');
+  await new Promise<void>((resolve) => req.write(bytes.subarray(0, half), () => resolve()));
+  app.process.kill('SIGTERM');
+  const exited = () => app.process.exitCode !== null || app.process.signalCode !== null;
+  while (!app.logs.some((line) => line.includes('"msg":"shutting down')) && !exited()) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (exited()) throw new Error('exited with a request in flight');
+  req.end(bytes.subarray(half));
+  return answered;
 }
