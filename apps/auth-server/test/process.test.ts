@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
 import { waitFor } from './backends.js';
 import {
@@ -21,10 +21,6 @@ import {
   startMain as startProcess,
   tokenOver,
 } from './processes.js';
-
-// Each test starts node processes (a server, several CLI runs): on a loaded 2-core machine one
-// spawn can take seconds, so the bound that catches a hang is a minute, not Jest's 20 s.
-jest.setTimeout(60_000);
 
 const hosts: JwksHost[] = [];
 afterEach(async () => {

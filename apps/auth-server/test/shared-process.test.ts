@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import pg from 'pg';
 import {
@@ -20,10 +20,6 @@ import {
   type JwksHost,
 } from './helpers.js';
 import { MAIN, cli, killChildren, registerOver, run, startMain, tokenOver } from './processes.js';
-
-// Each test starts node processes (a server, several CLI runs): on a loaded 2-core machine one
-// spawn can take seconds, so the bound that catches a hang is a minute, not Jest's 20 s.
-jest.setTimeout(60_000);
 
 /**
  * `node dist/main.js` and `smart-auth` with DATABASE_URL and REDIS_URL: start-up, the passwords in

@@ -4,13 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { SAMPLE_PATIENT_COUNT } from '../src/index.js';
 import { startFakeAuthServer, type FakeAuthServer } from './support/fake-auth-server.js';
-
-// These tests start `node dist/main.js` (twice, seeding, in the first): on a loaded 2-core machine
-// that takes seconds, so the bound that catches a hang is a minute, not Jest's 20 s.
-jest.setTimeout(60_000);
 
 // The process contract (preamble, DESIGN.md): `node dist/main.js` prints a first stdout line
 // {"msg":"listening","url":<FHIR base>,"address":…}, refuses bad configuration with a message

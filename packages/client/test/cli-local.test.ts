@@ -1,14 +1,10 @@
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
 import { checkPublicJwks, type PublicJwks } from '@smart-backend/protocol';
 import { json, runCli } from './support/cli.js';
-
-// Every test spawns the built CLI: on a loaded 2-core machine a spawn can take seconds, so the
-// bound that catches a hang is a minute, not Jest's 20 s.
-jest.setTimeout(60_000);
 
 // The built binary, spawned as a user would run it. Exit codes: 0 ok, 1 failed request, 2 usage/input.
 describe('smart-backend CLI (local commands)', () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import type { PublicJwks } from '@smart-backend/protocol';
 import { json, runCli } from './support/cli.js';
@@ -15,10 +15,6 @@ import {
   type TestServer,
 } from './support/http-server.js';
 import { startReferenceServer, type ReferenceServer } from './support/provider.js';
-
-// Every test spawns the built CLI: on a loaded 2-core machine a spawn can take seconds, so the
-// bound that catches a hang is a minute, not Jest's 20 s.
-jest.setTimeout(60_000);
 
 interface KeyFiles {
   privateKey: string;
