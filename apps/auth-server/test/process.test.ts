@@ -3,18 +3,11 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { decodeProtectedHeader } from 'jose';
 import { waitFor } from './backends.js';
-import {
-  ADMIN_TOKEN,
-  jwksOf,
-  makeAssertion,
-  makeClientKey,
-  startJwksHost,
-  tempDir,
-  type JwksHost,
-} from './helpers.js';
+import { ADMIN_TOKEN, jwksOf, makeAssertion, makeClientKey, tempDir } from './helpers.js';
 import {
   MAIN,
   cli,
+  heldTokenRequest,
   killChildren,
   registerOver,
   run,
@@ -22,10 +15,8 @@ import {
   tokenOver,
 } from './processes.js';
 
-const hosts: JwksHost[] = [];
 afterEach(async () => {
   killChildren();
-  for (const host of hosts.splice(0)) await host.close();
 });
 
 /** dist/main.js on a fresh DATA_DIR, any free port, with an admin token, plus `env`. */
@@ -78,32 +69,19 @@ describe('node dist/main.js', () => {
   });
 
   it('drains an in-flight token request on SIGTERM before exiting 0', async () => {
-    const host = await startJwksHost();
-    hosts.push(host);
     const key = await makeClientKey('ES384');
-    let release: () => void = () => undefined;
-    const requested = new Promise<void>((resolve) => {
-      host.handle('/jwks.json', (_req, res) => {
-        resolve();
-        release = () =>
-          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(jwksOf(key)));
-      });
-    });
     const server = await startMain({});
-    const id = await registerOver(server.url, { jwks_uri: host.url, scope: 'system/Patient.rs' });
-    const inFlight = tokenOver(
+    const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    const held = await heldTokenRequest(
       server.url,
       await makeAssertion(id, key, { claims: { aud: `${server.url}/token` } }),
     );
-    await requested; // the server is now waiting on the client's JWKS
     server.child.kill('SIGTERM');
     // Wait until the server has begun draining (not a fixed time: under load the signal may be
-    // handled late); only then release the request, so the drain itself is what is tested.
+    // handled late); only then send the rest of the body, so the drain itself is what is tested.
     await waitFor(() => server.lines.some((line) => line.includes('"msg":"shutting down')));
     expect(server.child.exitCode).toBeNull();
-    release();
-    const answer = await inFlight;
-    expect(answer.status).toBe(200);
+    expect((await held.finish()).status).toBe(200);
     expect(await server.exited).toBe(0);
   });
 

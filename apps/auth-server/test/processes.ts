@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -85,4 +87,47 @@ export async function tokenOver(url: string, assertion: string) {
     body: new URLSearchParams(tokenForm(assertion)).toString(),
   });
   return { status: res.status, body: (await res.json()) as Record<string, string> };
+}
+
+/**
+ * POST /token with half of its body held back: resolves once the server has the request in flight
+ * (it answers `100 Continue` as its handler receives the request, RFC 9110 §10.1.1) and half of the
+ * body is sent. `finish()` sends the rest and resolves with the answer. A request held this way
+ * depends on no deadline but the server's own request timeout.
+ */
+export async function heldTokenRequest(url: string, assertion: string) {
+  const body = Buffer.from(new URLSearchParams(tokenForm(assertion)).toString());
+  const req = http.request(`${url}/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': String(body.length),
+      connection: 'close',
+      expect: '100-continue',
+    },
+  });
+  const answered = new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown>,
+        }),
+      );
+    });
+    req.on('error', reject);
+  });
+  answered.catch(() => undefined); // awaited by finish(); an early failure is reported there
+  req.flushHeaders();
+  await once(req, 'continue');
+  const half = Math.floor(body.length / 2);
+  await new Promise<void>((resolve) => req.write(body.subarray(0, half), () => resolve()));
+  return {
+    finish: () => {
+      req.end(body.subarray(half));
+      return answered;
+    },
+  };
 }

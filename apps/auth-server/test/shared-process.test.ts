@@ -10,16 +10,17 @@ import {
   waitFor,
   type TestDatabase,
 } from './backends.js';
+import { ADMIN_TOKEN, jwksOf, makeAssertion, makeClientKey, tempDir } from './helpers.js';
 import {
-  ADMIN_TOKEN,
-  jwksOf,
-  makeAssertion,
-  makeClientKey,
-  startJwksHost,
-  tempDir,
-  type JwksHost,
-} from './helpers.js';
-import { MAIN, cli, killChildren, registerOver, run, startMain, tokenOver } from './processes.js';
+  MAIN,
+  cli,
+  heldTokenRequest,
+  killChildren,
+  registerOver,
+  run,
+  startMain,
+  tokenOver,
+} from './processes.js';
 
 /**
  * `node dist/main.js` and `smart-auth` with DATABASE_URL and REDIS_URL: start-up, the passwords in
@@ -29,7 +30,6 @@ import { MAIN, cli, killChildren, registerOver, run, startMain, tokenOver } from
 
 const PASSWORD = 'S3cret-Passw0rd-never-logged';
 
-const hosts: JwksHost[] = [];
 let db: TestDatabase;
 let databaseUrl: string;
 const dropAfterAll: TestDatabase[] = [];
@@ -44,7 +44,6 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   killChildren();
-  for (const host of hosts.splice(0)) await host.close();
 });
 afterAll(async () => {
   for (const own of dropAfterAll.splice(0)) await own.drop();
@@ -63,17 +62,7 @@ const sharedEnv = () => ({
 
 describe('node dist/main.js on PostgreSQL and Redis', () => {
   it('starts (listening first, then the stores with the password redacted), serves, drains an in-flight request on SIGTERM and exits 0', async () => {
-    const host = await startJwksHost();
-    hosts.push(host);
     const key = await makeClientKey('ES384');
-    let release: () => void = () => undefined;
-    const requested = new Promise<void>((resolve) => {
-      host.handle('/jwks.json', (_req, res) => {
-        resolve();
-        release = () =>
-          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(jwksOf(key)));
-      });
-    });
     const server = await startMain({ ...sharedEnv(), LOG_LEVEL: 'debug' });
     expect(server.first).toMatchObject({ msg: 'listening' });
     await waitFor(() => server.lines.length > 1); // the lines arrive one by one
@@ -89,19 +78,17 @@ describe('node dist/main.js on PostgreSQL and Redis', () => {
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
 
-    const id = await registerOver(server.url, { jwks_uri: host.url, scope: 'system/Patient.rs' });
-    const inFlight = tokenOver(
+    const id = await registerOver(server.url, { jwks: jwksOf(key), scope: 'system/Patient.rs' });
+    const held = await heldTokenRequest(
       server.url,
       await makeAssertion(id, key, { claims: { aud: `${server.url}/token` } }),
     );
-    await requested; // the request now waits on the client's JWKS
     server.child.kill('SIGTERM');
     // Wait until the server has begun draining (not a fixed time: under load the signal may be
-    // handled late); only then release the request, so the drain itself is what is tested.
+    // handled late); only then send the rest of the body, so the drain itself is what is tested.
     await waitFor(() => server.lines.some((line) => line.includes('"msg":"shutting down')));
     expect(server.child.exitCode).toBeNull();
-    release();
-    expect((await inFlight).status).toBe(200);
+    expect((await held.finish()).status).toBe(200);
     expect(await server.exited).toBe(0);
     const output = [...server.lines, ...server.stderr].join('\n');
     expect(output).toContain('"msg":"stopped"');
