@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import request from 'supertest';
+import { DEFAULT_FETCH_LIMITS } from '../../src/discovery/bounded-fetch.js';
 import {
   createApp,
   createJwksTokenVerifier,
@@ -82,14 +83,22 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   };
   const build = async () => {
     store = openSqliteResourceStore({ dataDir });
+    // Fetches from the stand-in auth server (in this process) must not race a deadline: on a
+    // loaded machine the 5 s defaults were raced by fetches that succeed. Longer than any test.
+    const fetchTimeoutMs = 120_000;
     const verifier = createJwksTokenVerifier({
       issuer: auth.url,
       audience: FHIR_BASE,
       clockSkewSeconds: 10,
       jwksCooldownMs: 0,
+      jwksTimeoutMs: fetchTimeoutMs,
       ...options.verifier,
     });
-    const smartConfiguration = remoteSmartConfiguration({ authUrl: auth.url, retryAfterMs: 0 });
+    const smartConfiguration = remoteSmartConfiguration({
+      authUrl: auth.url,
+      retryAfterMs: 0,
+      limits: { ...DEFAULT_FETCH_LIMITS, timeoutMs: fetchTimeoutMs },
+    });
     const app = createApp(config, {
       store,
       verifier,
