@@ -7,7 +7,6 @@ import {
 } from '@smart-backend/protocol';
 import { InvalidInputError, InvalidResponseError, RegistrationError } from './errors.js';
 import { describeUrl, parseJsonBody, sendRequest, type TransportOptions } from './http.js';
-import { findPrototypeMember } from './json-members.js';
 import { parseHttpUrl, trimTrailingSlash } from './urls.js';
 import { describeSchemaProblem } from './validation.js';
 
@@ -107,12 +106,7 @@ function jwksToSend(jwks: PublicJwks): PublicJwks {
   } catch {
     throw new InvalidInputError('the JWK Set cannot be registered: it is not JSON');
   }
-  const member = findPrototypeMember(wire);
-  if (member !== undefined) {
-    throw new InvalidInputError(
-      `the JWK Set cannot be registered: jwks.malformed: ${member} is not a JWK member (__proto__, constructor and prototype are refused at any depth)`,
-    );
-  }
+  // The protocol's check refuses the prototype member names at any depth (jwks.malformed).
   const problem = checkPublicJwks(wire);
   if (problem)
     throw new InvalidInputError(`the JWK Set cannot be registered: ${problem.reason}: ${problem.message}`);

@@ -250,7 +250,9 @@ describe.each(NAMES)('a member named %s', (name) => {
           scope: 'system/*.rs',
         });
         await expect(attempt).rejects.toThrow(InvalidInputError);
-        await expect(attempt).rejects.toThrow(new RegExp(`\\.${name} is not a JWK member`));
+        await expect(attempt).rejects.toThrow(
+          new RegExp(`jwks\\.malformed: .*${JSON.stringify(name)} \\(at [^)]*${name}\\)`),
+        );
         expect(server.requests).toHaveLength(0);
       },
     );
@@ -274,7 +276,9 @@ describe.each(NAMES)('a member named %s', (name) => {
         ]);
         expect(result.code).toBe(2);
         expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
-        expect(result.stderr).toMatch(new RegExp(`\\.${name} is not a JWK member`));
+        expect(result.stderr).toMatch(
+          new RegExp(`jwks\\.malformed: .*${JSON.stringify(name)} \\(at [^)]*${name}\\)`),
+        );
         expect(server.requests).toHaveLength(0);
       },
     );
